@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine with Python 3.11 and make:
+#   make demo   - create the virtual environment, install kerasemo, run the main job
+#   make test   - create the virtual environment, install kerasemo with test extras, run the tests
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test benchmark install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python -m kerasemo.experiments.inspect
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+benchmark: install
+	$(BIN)/python -m kerasemo.experiments.benchmark
+
+clean:
+	rm -rf $(VENV) build *.egg-info

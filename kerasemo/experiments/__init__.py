@@ -1,0 +1,1 @@
+"""Entry points: ``python -m kerasemo.experiments.<name> --help``."""
