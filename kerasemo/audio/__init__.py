@@ -1,12 +1,12 @@
 """Audio: decoding any container to 16 kHz mono, and the VGGVox spectrogram front-end.
 
-- `load_audio`: PyAV/soundfile decoding with clear errors.
+- `load_audio`, `audio_duration`: PyAV/soundfile decoding with clear errors.
 - `vggvox_spectrogram_reference`: the NumPy reference of the authors' recipe.
 - `VGGVoxSpectrogram`, `MirrorFrequencyBins`, `PerBinNormalization`: the same recipe as Keras
   layers that run batched on the accelerator and export with the model.
 """
 
-from kerasemo.audio.decode import AudioDecodeError, load_audio
+from kerasemo.audio.decode import AudioDecodeError, audio_duration, load_audio
 from kerasemo.audio.frontend import (
     CROP_FRAMES,
     CROP_SAMPLES,
@@ -31,6 +31,7 @@ __all__ = [
     "MirrorFrequencyBins",
     "PerBinNormalization",
     "VGGVoxSpectrogram",
+    "audio_duration",
     "load_audio",
     "num_frames",
     "num_samples_for_frames",
