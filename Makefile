@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and make:
 #   make demo   - create the virtual environment, install kerasemo, run the main job
 #   make test   - create the virtual environment, install kerasemo with test extras, run the tests
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=

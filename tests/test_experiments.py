@@ -1,0 +1,88 @@
+"""Entry points: `inspect` (what `make demo` runs today) and the benchmark table writer."""
+
+import json
+
+import pytest
+
+from kerasemo.config import load_config
+from kerasemo.experiments import benchmark, inspect
+
+
+def test_inspect_on_generated_clip_writes_its_outputs(tmp_path, capsys):
+    out = tmp_path / "inspect"
+    assert inspect.main(["--out", str(out), "--set", "student.fc6_units=64"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["table4_shapes_match"] is True
+    assert summary["spectrogram_shape"] == [512, 598]  # 6 s -> floor((96000 - 400) / 160) + 1
+    assert summary["max_deviation_from_reference"] < 1e-3
+    assert {row["layer"] for row in summary["layers"]} == set(inspect.TABLE4_SHAPES)
+    assert (out / "spectrogram.png").stat().st_size > 10_000
+    # The resolved configuration, overrides included, is saved beside the results.
+    assert load_config(out / "config.toml").student.fc6_units == 64
+    printed = capsys.readouterr().out
+    assert "no training happens here" in printed and "random weights" in printed
+
+
+def test_inspect_decodes_a_real_file(tmp_path):
+    import numpy as np
+    import soundfile
+
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, np.sin(np.arange(44100 * 2) * 0.05).astype("float32") * 0.3, 44100)
+    assert inspect.main([str(path), "--out", str(tmp_path / "o"), "--set", "frontend.mirror=false"]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["spectrogram_shape"] == [257, 198]  # 2 s at 16 kHz, 257-bin option
+
+
+def test_inspect_reports_bad_input_without_a_traceback(tmp_path):
+    with pytest.raises(SystemExit, match="error: .*missing.wav"):
+        inspect.main([str(tmp_path / "missing.wav"), "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="error: .*unknown key 'distill.epoch'"):
+        inspect.main(["--set", "distill.epoch=1", "--out", str(tmp_path)])
+
+
+def test_update_markdown_replaces_only_its_section(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    figures = [benchmark.Figure("x", 0.5, "ratio", goal=">= 0.4", met=True)]
+    first = benchmark.render_section("a", "Section A", figures, "a machine", "cmd")
+    other = benchmark.render_section("b", "Section B", figures, "a machine", "cmd")
+    benchmark.update_markdown(path, {"a": first, "b": other})
+    figures[0].value, figures[0].met = 0.1, False
+    benchmark.update_markdown(path, {"a": benchmark.render_section("a", "Section A", figures, "m", "c")})
+    text = path.read_text()
+    assert text.count("<!-- benchmark:a -->") == 1 and text.count("<!-- benchmark:b -->") == 1
+    assert "| x | 0.1000 | ratio | >= 0.4 | **no** |" in text
+    assert "| x | 0.5000 | ratio | >= 0.4 | yes |" in text  # section b kept as it was
+
+
+def test_benchmark_rejects_unknown_sections():
+    with pytest.raises(SystemExit, match="Unknown section"):
+        benchmark.main(["--only", "nonsense", "--no-write"])
+
+
+@pytest.mark.parametrize("module", [inspect, benchmark])
+def test_help_explains_the_entry_point(module, capsys):
+    with pytest.raises(SystemExit) as info:
+        module.main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: python -m kerasemo.experiments." in text and len(text) > 400
+
+
+@pytest.mark.slow
+def test_foundation_benchmark_runs_end_to_end(tmp_path):
+    """The benchmark entry point measures every promised figure (tiny batch, one step)."""
+    output, json_path = tmp_path / "b.md", tmp_path / "b.json"
+    argv = ["--batch-size", "2", "--steps", "1", "--repeats", "1", "--reference-clips", "1"]
+    assert benchmark.main(argv + ["--output", str(output), "--json", str(json_path)]) == 0
+    figures = {f["name"]: f for f in json.loads(json_path.read_text())["sections"]["foundation"]}
+    for name in (
+        "conv2d throughput (machine reference)",
+        "student training throughput",
+        "achieved / machine conv throughput",
+        "waveform front-end per batch / training step",
+        "graph / NumPy reference throughput",
+        "peak memory of the training step",
+    ):
+        assert figures[name]["value"] > 0, name
+    assert "<!-- benchmark:foundation -->" in output.read_text()
