@@ -6,8 +6,8 @@ one-off measurements on the machine described in the table's header.
 
 Sections (``--only`` selects some; the file keeps the other sections as they were):
 
-- ``foundation``: the machine's own conv2d throughput; the VGG-M student's training step at paper
-  size (samples/s, achieved GFLOP/s and its fraction of the machine's conv throughput); the graph
+- ``foundation``: the machine's own conv2d throughput; the VGG-M student's training step (paper
+  size unless ``--config``/``--set`` say otherwise) (samples/s, achieved GFLOP/s and its fraction of the machine's conv throughput); the graph
   front-end's cost per batch as a fraction of that step; graph front-end vs NumPy reference
   throughput; peak memory of the training step.
 
@@ -36,6 +36,8 @@ from collections.abc import Callable
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kerasemo import config as config_lib  # noqa: E402
 
 DEFAULT_OUTPUT = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "benchmarks.md"
 
@@ -157,7 +159,12 @@ def _foundation(args) -> list[Figure]:
     rng = np.random.default_rng(0)
     spectrograms = rng.gamma(2.0, 1000.0, size=(batch, 512, frames)).astype("float32")
     targets = keras.ops.convert_to_numpy(keras.ops.softmax(rng.standard_normal((batch, 8)) / 2.0))
-    student = VGGMStudent()
+    student_config = args.experiment.student
+    student = VGGMStudent(
+        conv_filters=student_config.conv_filters,
+        fc6_units=student_config.fc6_units,
+        fc7_units=student_config.fc7_units,
+    )
     student.compile(
         optimizer=keras.optimizers.SGD(learning_rate=1e-4, momentum=0.9),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
@@ -172,7 +179,12 @@ def _foundation(args) -> list[Figure]:
     achieved = train_flops * samples_per_second / 1e9
     fraction = achieved / conv_gflops
     figures += [
-        Figure("student training step", step_seconds, "s/step", note=f"batch {batch}, 512 x {frames}"),
+        Figure(
+            "student training step",
+            step_seconds,
+            "s/step",
+            note=f"batch {batch}, 512 x {frames}, {args.experiment.name} preset",
+        ),
         Figure("student training throughput", samples_per_second, "samples/s"),
         Figure(
             "student FLOPs per training sample",
@@ -340,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="XLA compilation of the training step (Keras' jit_compile; default auto)",
     )
+    config_lib.add_config_arguments(parser, default="paper")
     parser.add_argument("--output", type=pathlib.Path, default=DEFAULT_OUTPUT, help="markdown table to update")
     parser.add_argument("--json", type=pathlib.Path, help="also write the figures as JSON here")
     parser.add_argument("--no-write", action="store_true", help="print only; leave the table as it is")
@@ -348,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        args.experiment = config_lib.config_from_args(args)
+    except config_lib.ConfigError as err:
+        raise SystemExit(f"error: {err}") from None
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.jit_compile = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     selected = [s.strip() for s in args.only.split(",") if s.strip()]
