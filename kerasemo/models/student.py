@@ -340,8 +340,11 @@ class VGGMStudent(keras.Model):
         inside a traced function with a dynamic time axis, TensorFlow reports the too-short input
         as a negative output size at mpool5 instead.
         """
-        shape = getattr(inputs, "shape", None)
-        if shape is None or len(shape) != 3:
+        try:
+            shape = tuple(inputs.shape)
+        except (AttributeError, TypeError, ValueError):  # unknown rank while tracing
+            return
+        if len(shape) != 3:
             return
         frames = shape[2]
         if frames is not None and int(frames) < self.min_input_frames:
