@@ -6,52 +6,8 @@ import tensorflow as tf
 
 from kerasemo.audio import CROP_SAMPLES, vggvox_spectrogram_reference
 from kerasemo.audio.signals import speech_like_signal
-from kerasemo.data import pipeline, schema
-
-
-def _write_shards(folder, tracks, split="train", per_shard=3, kind="spectrogram"):
-    """Writes tracks (frames, logits) as shards.
-
-    Spectrogram storage: bin 0 of row t holds t + 1 (exact in float16 up to 2048 frames) and
-    bin 1 holds the track's position in `tracks` + 1, so a crop tells where it came from.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    chunks = [tracks[i : i + per_shard] for i in range(0, len(tracks), per_shard)]
-    files = []
-    for index, chunk in enumerate(chunks):
-        path = folder / f"{split}-{index:05d}-of-{len(chunks):05d}.tfrecord"
-        with tf.io.TFRecordWriter(str(path)) as writer:
-            for number, (frames, logits) in enumerate(chunk):
-                audio = {}
-                if kind == "spectrogram":
-                    spectrogram = np.ones((frames, 257), np.float32)
-                    spectrogram[:, 0] = np.arange(1, frames + 1)
-                    spectrogram[:, 1] = index * per_shard + number + 1
-                    audio["spectrogram"] = spectrogram
-                else:
-                    audio["waveform"] = speech_like_signal(frames * 160 / 16000, seed=number)
-                num_samples = frames * 160 if kind == "spectrogram" else len(audio["waveform"])
-                example = schema.make_example(
-                    identity=f"id{index:05d}",
-                    video="vid",
-                    track=f"{number:05d}",
-                    split=split,
-                    frame_logits=logits,
-                    frame_times=np.arange(len(logits)) * 0.24,
-                    num_samples=num_samples,
-                    **audio,
-                )
-                writer.write(example.SerializeToString())
-        files.append(str(path))
-    return files
-
-
-def _ramp_logits(count):
-    """Frame k (0-based) has logit k in class 0 and -k in class 1."""
-    logits = np.zeros((count, 8), np.float32)
-    logits[:, 0] = np.arange(count)
-    logits[:, 1] = -np.arange(count)
-    return logits
+from kerasemo.data import pipeline
+from shard_fixtures import ramp_logits, write_shards
 
 
 def test_frame_index_is_the_authors_formula():
@@ -61,7 +17,7 @@ def test_frame_index_is_the_authors_formula():
 
 
 def test_crop_window_selects_the_authors_frames():
-    logits = _ramp_logits(40)
+    logits = ramp_logits(40)
     # Crop at sample 0 of 64,384: t0 = 1/16000 -> frame 1, t1 = 4.024 s -> frame 17.
     pooled = pipeline.pool_crop_logits(logits, 0, CROP_SAMPLES, "max").numpy()
     assert pooled[0] == 16 and pooled[1] == 0
@@ -75,8 +31,8 @@ def test_crop_window_selects_the_authors_frames():
 
 
 def test_training_crops_match_their_targets(tmp_path):
-    tracks = [(900, _ramp_logits(40)), (1200, _ramp_logits(52)), (450, _ramp_logits(20)), (250, _ramp_logits(12))]
-    files = _write_shards(tmp_path, tracks)
+    tracks = [(900, ramp_logits(40)), (1200, ramp_logits(52)), (450, ramp_logits(20)), (250, ramp_logits(12))]
+    files = write_shards(tmp_path, tracks)
     ds = pipeline.training_dataset(files, batch_size=2, seed=3, deterministic=True)
     seen = set()
     for spectrogram, target in ds:
@@ -97,7 +53,7 @@ def test_training_crops_match_their_targets(tmp_path):
 
 
 def test_crops_are_seeded_and_change_between_epochs(tmp_path):
-    files = _write_shards(tmp_path, [(2000, _ramp_logits(83)) for _ in range(4)], per_shard=2)
+    files = write_shards(tmp_path, [(2000, ramp_logits(83)) for _ in range(4)], per_shard=2)
 
     def starts(ds):
         return sorted(int(s[0, 0]) for batch, _ in ds for s in batch.numpy())
@@ -113,19 +69,19 @@ def test_crops_are_seeded_and_change_between_epochs(tmp_path):
 
 def test_waveform_storage_gives_the_recipe_spectrogram(tmp_path):
     # A track shorter than a crop starts at sample 0, so the crop is known exactly.
-    files = _write_shards(tmp_path, [(300, _ramp_logits(13))], per_shard=1, kind="waveform")
+    files = write_shards(tmp_path, [(300, ramp_logits(13))], per_shard=1, kind="waveform")
     (spectrogram, target), = pipeline.training_dataset(files, batch_size=1, seed=0).take(1)
     assert spectrogram.shape == (1, 257, 400)
     waveform = np.round(speech_like_signal(300 * 160 / 16000, seed=0) * 32768) / 32768
     padded = np.pad(waveform, (0, CROP_SAMPLES - len(waveform)))
     reference = vggvox_spectrogram_reference(padded, mirror=False, normalize=False)
     np.testing.assert_allclose(spectrogram.numpy()[0], reference, rtol=1e-3, atol=1e-3 * reference.max())
-    np.testing.assert_array_equal(target.numpy()[0], _ramp_logits(13).max(axis=0))
+    np.testing.assert_array_equal(target.numpy()[0], ramp_logits(13).max(axis=0))
 
 
 def test_validation_uses_whole_tracks_in_length_buckets(tmp_path):
     lengths = [30, 120, 500, 900, 1700]
-    files = _write_shards(tmp_path, [(n, _ramp_logits(max(1, n // 24))) for n in lengths], split="unheard_val")
+    files = write_shards(tmp_path, [(n, ramp_logits(max(1, n // 24))) for n in lengths], split="unheard_val")
     batches = list(pipeline.validation_dataset(files, batch_size=4, with_ids=True))
     frames, targets = [], []
     for spectrogram, target, ids in batches:

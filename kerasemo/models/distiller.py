@@ -94,6 +94,13 @@ class Distiller(keras.Model):
         self.num_classes = output_shape[-1] if len(output_shape) == 2 else None
         self.distillation_tracker = keras.metrics.Mean(name="distillation_loss")
         self.agreement_tracker = keras.metrics.Mean(name="teacher_agreement")
+        if student.built:
+            self.built = True  # the student's weights are the distiller's (BackupAndRestore needs it)
+
+    def build(self, input_shape=None):
+        if not self.student.built:
+            self.student.build(input_shape)
+        self.built = True
 
     # --- guarding the roles -------------------------------------------------------------------
 
