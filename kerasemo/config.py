@@ -244,6 +244,8 @@ class DistillConfig:
         precision: "auto" (mixed on a GPU, float32 on CPU), "float32", "mixed_float16" or
             "mixed_bfloat16".
         select_on: validation split whose distillation loss picks the kept model.
+        shuffle_buffer: serialized tracks held for shuffling; bounds the pipeline's memory
+            (about 0.4 MB per 8 s track with spectrogram storage).
     """
 
     temperature: float = 2.0
@@ -256,9 +258,10 @@ class DistillConfig:
     weight_decay: float = 5e-4
     precision: str = "auto"
     select_on: str = "unheard_val"
+    shuffle_buffer: int = 256
 
     def __post_init__(self):
-        for key in ("temperature", "batch_size", "epochs"):
+        for key in ("temperature", "batch_size", "epochs", "shuffle_buffer"):
             _check_positive("distill", key, getattr(self, key))
         _check_choice("distill", "loss", self.loss, ("authors", "hinton_t2", "l2_logits"))
         _check(

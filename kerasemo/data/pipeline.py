@@ -158,7 +158,7 @@ def training_dataset(
     fps: float = 25.0,
     frame_stride: int = 6,
     seed: int = 0,
-    shuffle_buffer: int = 512,
+    shuffle_buffer: int = 256,
     deterministic: bool = False,
     cycle_length: int = 8,
     repeat: bool = False,

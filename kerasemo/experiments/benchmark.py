@@ -129,31 +129,21 @@ def _conv_throughput(repeats: int) -> tuple[float, str]:
     return best, best_shape
 
 
-def _foundation(args) -> list[Figure]:
+def _student_step(args):
+    """Times the student's training step once per benchmark run (shared by the sections).
+
+    Returns:
+        (seconds per step, samples/s, FLOPs per training sample, peak RSS, baseline RSS).
+    """
+    if "student_step" in args.shared:
+        return args.shared["student_step"]
     import keras
     import numpy as np
-    import tensorflow as tf
 
-    from kerasemo.audio import (
-        CROP_SAMPLES,
-        MirrorFrequencyBins,
-        PerBinNormalization,
-        VGGVoxSpectrogram,
-        num_frames,
-        vggvox_spectrogram_reference,
-    )
-    from kerasemo.audio.signals import speech_like_signal
+    from kerasemo.audio import CROP_SAMPLES, num_frames
     from kerasemo.models import VGGMStudent, count_conv_flops
 
     batch = args.batch_size
-    figures: list[Figure] = []
-
-    # (1) The machine's own conv throughput.
-    logger.info("conv2d throughput ...")
-    conv_gflops, conv_shape = _conv_throughput(args.repeats)
-    figures.append(Figure("conv2d throughput (machine reference)", conv_gflops, "GFLOP/s", note=conv_shape))
-
-    # (2) Student training step at paper size.
     logger.info("student training step, batch %d, 512 x 400 ...", batch)
     frames = num_frames(CROP_SAMPLES)
     rng = np.random.default_rng(0)
@@ -173,11 +163,53 @@ def _foundation(args) -> list[Figure]:
     step = lambda: student.train_on_batch(spectrograms, targets)  # noqa: E731
     with _PeakMemory() as memory:
         step_seconds = _time_call(step, args.steps, warmup=1)
-    forward_flops = count_conv_flops(student, (512, frames))["forward"]
-    train_flops = 3 * forward_flops  # backward pass ~ 2x forward (input and weight gradients)
-    samples_per_second = batch / step_seconds
+    train_flops = 3 * count_conv_flops(student, (512, frames))["forward"]
+    result = (step_seconds, batch / step_seconds, train_flops, memory.peak, memory.baseline)
+    args.shared["student_step"] = result
+    return result
+
+
+def student_training_throughput(args) -> tuple[float, float]:
+    """(samples/s, FLOPs per training sample) of the paper-size student, measured once per run."""
+    _, samples_per_second, train_flops, _, _ = _student_step(args)
+    return samples_per_second, train_flops
+
+
+def machine_conv_throughput(args) -> tuple[float, str]:
+    """The machine's conv2d GFLOP/s (`_conv_throughput`), measured once per benchmark run."""
+    if "conv" not in args.shared:
+        logger.info("conv2d throughput ...")
+        args.shared["conv"] = _conv_throughput(args.repeats)
+    return args.shared["conv"]
+
+
+def _foundation(args) -> list[Figure]:
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasemo.audio import (
+        CROP_SAMPLES,
+        MirrorFrequencyBins,
+        PerBinNormalization,
+        VGGVoxSpectrogram,
+        num_frames,
+        vggvox_spectrogram_reference,
+    )
+    from kerasemo.audio.signals import speech_like_signal
+
+    batch = args.batch_size
+    figures: list[Figure] = []
+
+    # (1) The machine's own conv throughput.
+    conv_gflops, conv_shape = machine_conv_throughput(args)
+    figures.append(Figure("conv2d throughput (machine reference)", conv_gflops, "GFLOP/s", note=conv_shape))
+
+    # (2) Student training step at paper size.
+    step_seconds, samples_per_second, train_flops, peak, baseline = _student_step(args)
+    forward_flops = train_flops / 3
     achieved = train_flops * samples_per_second / 1e9
     fraction = achieved / conv_gflops
+    frames = num_frames(CROP_SAMPLES)
     figures += [
         Figure(
             "student training step",
@@ -202,11 +234,13 @@ def _foundation(args) -> list[Figure]:
         ),
         Figure(
             "peak memory of the training step",
-            (memory.peak - memory.baseline) / 2**20,
+            (peak - baseline) / 2**20,
             "MiB",
-            note=f"RSS above the pre-step baseline; process peak {memory.peak / 2**20:.0f} MiB",
+            note=f"RSS above the pre-step baseline; process peak {peak / 2**20:.0f} MiB",
         ),
     ]
+    rng = np.random.default_rng(0)
+    spectrograms = rng.gamma(2.0, 1000.0, size=(batch, 512, frames)).astype("float32")
 
     # (3) Graph front-end cost per batch as a fraction of the training step.
     logger.info("graph front-end ...")
@@ -256,9 +290,21 @@ def _foundation(args) -> list[Figure]:
     return figures
 
 
-SECTIONS: dict[str, tuple[str, Callable]] = {
-    "foundation": ("Foundation: front-end and student (issue 2)", _foundation),
+# Section name -> (title, "module:function"); modules are imported only when their section runs.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "foundation": ("Foundation: front-end and student (issue 2)", f"{__name__}:_foundation"),
+    "distill": (
+        "Distillation: input pipeline, H100 feed estimate, streaming memory (issue 6)",
+        "kerasemo.experiments.bench_distill:measure",
+    ),
 }
+
+
+def _section_function(target: str) -> Callable:
+    import importlib
+
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _machine() -> str:
@@ -375,11 +421,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--batch-size, --steps and --repeats must be >= 1.")
 
     command = "python -m kerasemo.experiments.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+    args.shared = {}  # figures measured once and reused by several sections
     machine = _machine()
     rendered, results = {}, {}
     for key in selected:
-        title, run = SECTIONS[key]
-        figures = run(args)
+        title, target = SECTIONS[key]
+        figures = _section_function(target)(args)
         results[key] = [dataclasses.asdict(f) for f in figures]
         rendered[key] = render_section(key, title, figures, machine, command.strip())
         print(rendered[key])

@@ -169,6 +169,7 @@ def run_distillation(
         fps=frames.video_fps,
         frame_stride=frames.frame_stride,
         seed=experiment.seed,
+        shuffle_buffer=settings.shuffle_buffer,
         repeat=True,
     )
     val_ds = pipeline.validation_dataset(select_files, pooling=frames.pooling)
