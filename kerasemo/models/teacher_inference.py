@@ -1,0 +1,255 @@
+"""Frames to tracks: run the teacher over face crops, and pool a track's frame logits.
+
+DESIGN.md section 4, "Frames to tracks": VoxCeleb video is 25 fps and one frame in every 6 is
+labelled (every 0.24 s). The authors index the labelled frames from 1: the frame of time t (in
+seconds) is ``floor(max(25 t - 1, 0) / 6) + 1`` (`frame_index_for_time`). Under that formula
+1-based video frame v is the one shown at t = v / 25, and labelled frame k is video frame
+``6 (k - 1) + 1``, at ``t = (6 (k - 1) + 1) / 25`` (`time_of_frame_index`, its inverse). A
+segment's target is the element-wise **max** (or mean) of the frame logits inside its window
+(`aggregate_frame_logits`, `frame_window`). Frame-level logits are kept so other aggregations stay
+possible.
+
+Example:
+
+```python
+teacher = load_teacher("runs/teacher/teacher.keras", config.teacher)
+logits = predict_frame_logits(teacher, crops)            # [F, 8] float32, crops uint8 RGB
+first, stop = frame_window(1.0, 5.0, num_frames=len(logits))
+target = aggregate_frame_logits(logits[first:stop], "max")  # [8]
+```
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+POOLING_METHODS: tuple[str, ...] = ("max", "mean")
+DEFAULT_FPS = 25.0
+DEFAULT_STRIDE = 6
+# Round fps * t to this many decimals before flooring, so that e.g. t = 0.28 s (25 t =
+# 7.000000000000001 or 6.999999999999999 depending on how t was computed) lands on frame 7.
+_TIME_DECIMALS = 6
+
+
+def _input_size(teacher) -> tuple[int, int]:
+    shape = tuple(teacher.inputs[0].shape) if getattr(teacher, "inputs", None) else ()
+    if len(shape) != 4 or shape[-1] != 3:
+        raise ValueError(
+            "The teacher must take [batch, height, width, 3] RGB images; received a model with "
+            f"input shape {shape}."
+        )
+    if shape[1] is None or shape[2] is None:
+        raise ValueError(
+            f"The teacher's input size is not fixed (input shape {shape}); crops are resized to "
+            "it, so build the teacher with a fixed input_size."
+        )
+    return int(shape[1]), int(shape[2])
+
+
+def _as_crops(images):
+    """A sequence of crops of any sizes -> list of [H, W, 3] float32 arrays."""
+    crops = []
+    for index, crop in enumerate(images):
+        crop = np.asarray(crop)
+        if crop.ndim == 2:
+            crop = crop[:, :, None]
+        if crop.ndim != 3 or crop.shape[-1] not in (1, 3):
+            raise ValueError(
+                f"Face crop {index} has shape {crop.shape}; expected [height, width, 3] RGB "
+                "(or [height, width] / [height, width, 1] grey) with values 0-255."
+            )
+        if crop.shape[-1] == 1:
+            crop = np.repeat(crop, 3, axis=-1)
+        crops.append(crop.astype(np.float32, copy=False))
+    return crops
+
+
+def predict_frame_logits(teacher, images, batch_size: int = 64) -> np.ndarray:
+    """Runs the teacher over face crops and returns one row of logits per crop.
+
+    Crops of any size are resized (bilinear) to the teacher's input size; grey crops are
+    replicated to 3 channels. Values are 0-255 RGB (uint8 or float): the teacher subtracts its
+    mean itself.
+
+    Args:
+        teacher: a Keras model mapping `[batch, S, S, 3]` 0-255 RGB to `[batch, 8]` logits
+            (e.g. from `kerasemo.models.teacher.load_teacher`).
+        images: `[N, H, W, 3]` (or `[N, H, W]` grey) array, or a sequence of `[H_i, W_i, 3]`
+            crops of different sizes.
+        batch_size: crops per forward pass.
+
+    Returns:
+        `[N, num_classes]` float32 NumPy logits (`[0, num_classes]` for no crops).
+
+    Raises:
+        ValueError: for a crop that is not an image, or a teacher without a fixed RGB input.
+
+    Example:
+
+    ```python
+    logits = predict_frame_logits(teacher, np.zeros((10, 112, 112, 3), "uint8"))  # (10, 8)
+    ```
+    """
+    from keras import ops
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+    height, width = _input_size(teacher)
+    num_classes = int(teacher.outputs[0].shape[-1])
+    if isinstance(images, np.ndarray):
+        if images.ndim == 3:  # [N, H, W] grey
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+            raise ValueError(
+                "images must be [N, height, width, 3] RGB (or [N, height, width] grey) with "
+                f"values 0-255, or a list of crops; received an array of shape {images.shape}."
+            )
+        crops = None
+        count = len(images)
+    else:
+        crops = _as_crops(images)
+        count = len(crops)
+    if count == 0:
+        return np.zeros((0, num_classes), np.float32)
+
+    outputs = []
+    for start in range(0, count, batch_size):
+        if crops is None:
+            batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
+            if batch.shape[-1] == 1:
+                batch = np.repeat(batch, 3, axis=-1)
+            if batch.shape[1:3] != (height, width):
+                batch = ops.convert_to_numpy(
+                    ops.image.resize(batch, (height, width), interpolation="bilinear",
+                                     antialias=False)
+                )
+        else:
+            resized = []
+            for crop in crops[start : start + batch_size]:
+                if crop.shape[:2] != (height, width):
+                    crop = ops.convert_to_numpy(
+                        ops.image.resize(crop, (height, width), interpolation="bilinear",
+                                         antialias=False)
+                    )
+                resized.append(crop)
+            batch = np.stack(resized)
+        outputs.append(np.asarray(teacher.predict_on_batch(batch), dtype=np.float32))
+    return np.concatenate(outputs, axis=0)
+
+
+def aggregate_frame_logits(frame_logits, method: str = "max"):
+    """Pools a track's (or window's) frame logits into one vector: element-wise max or mean.
+
+    Args:
+        frame_logits: `[F, C]` logits of the frames inside the window (NumPy array or tensor).
+        method: "max" (the paper: a per-emotion peak-frame approximation) or "mean".
+
+    Returns:
+        `[C]` pooled logits: a NumPy array for NumPy/list input, a backend tensor otherwise.
+
+    Raises:
+        ValueError: for an unknown method, a non-2-D input, or no frames (F = 0).
+
+    Example:
+
+    >>> aggregate_frame_logits([[1.0, -2.0], [0.5, 3.0]], "max").tolist()
+    [1.0, 3.0]
+    >>> aggregate_frame_logits([[1.0, -2.0], [0.5, 3.0]], "mean").tolist()
+    [0.75, 0.5]
+    """
+    if method not in POOLING_METHODS:
+        raise ValueError(
+            f"method must be one of {POOLING_METHODS} (frames.pooling); received {method!r}."
+        )
+    is_numpy = isinstance(frame_logits, (np.ndarray, list, tuple))
+    shape = np.shape(frame_logits) if is_numpy else tuple(frame_logits.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"frame_logits must be [frames, classes]; received shape {tuple(shape)}."
+        )
+    if shape[0] == 0:
+        raise ValueError(
+            "No frames to aggregate: the window holds no labelled frame (frame_logits has shape "
+            f"{tuple(shape)}). Widen the window or skip this segment."
+        )
+    if is_numpy:
+        logits = np.asarray(frame_logits, dtype=np.float32)
+        return logits.max(axis=0) if method == "max" else logits.mean(axis=0)
+    from keras import ops
+
+    return ops.max(frame_logits, axis=0) if method == "max" else ops.mean(frame_logits, axis=0)
+
+
+def frame_index_for_time(t, fps: float = DEFAULT_FPS, stride: int = DEFAULT_STRIDE):
+    """The authors' 1-based index of the labelled frame at time `t` seconds.
+
+    ``floor(max(fps * t - 1, 0) / stride) + 1``.
+
+    Args:
+        t: time in seconds (float or array).
+        fps: video frame rate (25 for VoxCeleb).
+        stride: one labelled frame every `stride` video frames (6).
+
+    Returns:
+        int (or int64 array) 1-based labelled-frame index.
+
+    Raises:
+        ValueError: for a negative time.
+
+    Example:
+
+    >>> [frame_index_for_time(t) for t in (0.0, 0.24, 0.28, 1.0, 2.5)]
+    [1, 1, 2, 5, 11]
+    """
+    times = np.asarray(t, dtype=np.float64)
+    if np.any(times < 0):
+        raise ValueError(f"Times must be >= 0 seconds; received {t!r}.")
+    video_frame = np.round(fps * times - 1.0, _TIME_DECIMALS)
+    index = np.floor(np.maximum(video_frame, 0.0) / stride).astype(np.int64) + 1
+    return int(index) if index.ndim == 0 else index
+
+
+def time_of_frame_index(k, fps: float = DEFAULT_FPS, stride: int = DEFAULT_STRIDE):
+    """Time in seconds of 1-based labelled frame `k`: ``(stride (k - 1) + 1) / fps``.
+
+    The inverse of `frame_index_for_time`: ``frame_index_for_time(time_of_frame_index(k)) == k``;
+    it is the time of the video frame the k-th labelled frame was taken from.
+
+    Raises:
+        ValueError: for k < 1.
+
+    Example:
+
+    >>> [round(time_of_frame_index(k), 2) for k in (1, 2, 5, 11)]
+    [0.04, 0.28, 1.0, 2.44]
+    """
+    index = np.asarray(k)
+    if np.any(index < 1):
+        raise ValueError(f"Labelled-frame indices start at 1; received {k!r}.")
+    times = (stride * (index.astype(np.float64) - 1.0) + 1.0) / fps
+    return float(times) if times.ndim == 0 else times
+
+
+def frame_window(
+    start: float,
+    end: float,
+    num_frames: int,
+    fps: float = DEFAULT_FPS,
+    stride: int = DEFAULT_STRIDE,
+) -> tuple[int, int]:
+    """0-based `[first, stop)` rows of a track's frame logits inside the window `[start, end]`.
+
+    The labelled frames from `frame_index_for_time(start)` to `frame_index_for_time(end)`
+    (inclusive, 1-based), clipped to the `num_frames` the track has.
+
+    Example:
+
+    >>> frame_window(1.0, 2.5, num_frames=100)
+    (4, 11)
+    """
+    if end < start:
+        raise ValueError(f"Window end {end} s is before its start {start} s.")
+    first = frame_index_for_time(start, fps, stride) - 1
+    stop = frame_index_for_time(end, fps, stride)
+    first, stop = min(first, num_frames), min(stop, num_frames)
+    return int(first), int(max(first, stop))
