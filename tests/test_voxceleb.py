@@ -280,15 +280,6 @@ def test_frame_index_for_time_matches_hand_worked_values():
     np.testing.assert_array_equal(frames.frame_index_for_time(list(cases)), list(cases.values()))
 
 
-def test_frame_index_for_time_agrees_with_the_teacher_module():
-    from kerasemo.models import teacher_inference
-
-    grid = np.arange(0, 30, 0.001)
-    np.testing.assert_array_equal(
-        frames.frame_index_for_time(grid), teacher_inference.frame_index_for_time(grid)
-    )
-
-
 def test_labelled_frames_every_sixth_from_the_first():
     numbers = frames.labelled_frame_numbers(100, 174)
     assert numbers.tolist() == list(range(100, 175, 6))  # 100, 106, ..., 172

@@ -68,23 +68,29 @@ def frame_index_for_time(t, fps: float = VIDEO_FPS, stride: int = FRAME_STRIDE):
 
     ``floor(max(fps * t - 1, 0) / stride) + 1``, their ``time2idx``, computed in float64 with
     ``fps * t - 1`` rounded to 6 decimals first (so 0.28 s lands on frame 2 however it was
-    computed), exactly as `kerasemo.models.teacher_inference.frame_index_for_time` (this copy
-    keeps the data readers free of Keras).
+    computed). The distillation pipeline's tensor version (`kerasemo.data.pipeline.frame_index`)
+    computes the same formula inside tf.data.
 
     Args:
-        t: a time in seconds, or an array of times.
+        t: a time in seconds, or an array of times (>= 0).
         fps: video frame rate (25 for VoxCeleb).
         stride: one frame in `stride` is labelled (6).
 
     Returns:
         An int for a scalar `t`, else an int64 array of the same shape.
 
+    Raises:
+        ValueError: for a negative time.
+
     Example:
 
     >>> frame_index_for_time(0.28), frame_index_for_time(0.2799)
     (2, 1)
     """
-    video_frame = np.round(np.asarray(t, np.float64) * fps - 1.0, 6)
+    times = np.asarray(t, np.float64)
+    if np.any(times < 0):
+        raise ValueError(f"Times must be >= 0 seconds; received {t!r}.")
+    video_frame = np.round(times * fps - 1.0, 6)
     values = (np.floor(np.maximum(video_frame, 0.0) / stride) + 1).astype(np.int64)
     return int(values) if values.ndim == 0 else values
 

@@ -178,14 +178,6 @@ def attach_weight_decay(model, weight_decay: float) -> int:
     return count
 
 
-def _resolve_precision(choice: str) -> str:
-    if choice != "auto":
-        return choice
-    import tensorflow as tf
-
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
-
-
 def _default_data(cache_dir: pathlib.Path, seed: int) -> pathlib.Path:
     """The embedded synthetic face set (generated once under `cache_dir`)."""
     try:
@@ -358,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from kerasemo import emotions
+    from kerasemo import emotions, training
     from kerasemo.data import face_records, ferplus
     from kerasemo.evaluation.classification import classification_summary, plot_confusion_matrix
     from kerasemo.models.teacher import TeacherWeightsError, load_teacher
@@ -396,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # --- Model.
-    precision = _resolve_precision(args.precision)
+    precision = training.resolve_precision(args.precision)
     keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(experiment.seed)
     try:

@@ -1,5 +1,7 @@
 """Frames to tracks: run the teacher over face crops, and pool a track's frame logits.
 
+`frame_index_for_time` lives in `kerasemo.data.frames` and is re-exported here.
+
 DESIGN.md section 4, "Frames to tracks": VoxCeleb video is 25 fps and one frame in every 6 is
 labelled (every 0.24 s). The authors index the labelled frames from 1: the frame of time t (in
 seconds) is ``floor(max(25 t - 1, 0) / 6) + 1`` (`frame_index_for_time`). Under that formula
@@ -23,12 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasemo.data.frames import frame_index_for_time
+
 POOLING_METHODS: tuple[str, ...] = ("max", "mean")
 DEFAULT_FPS = 25.0
 DEFAULT_STRIDE = 6
-# Round fps * t to this many decimals before flooring, so that e.g. t = 0.28 s (25 t =
-# 7.000000000000001 or 6.999999999999999 depending on how t was computed) lands on frame 7.
-_TIME_DECIMALS = 6
 
 
 def _input_size(teacher) -> tuple[int, int]:
@@ -178,35 +179,6 @@ def aggregate_frame_logits(frame_logits, method: str = "max"):
     from keras import ops
 
     return ops.max(frame_logits, axis=0) if method == "max" else ops.mean(frame_logits, axis=0)
-
-
-def frame_index_for_time(t, fps: float = DEFAULT_FPS, stride: int = DEFAULT_STRIDE):
-    """The authors' 1-based index of the labelled frame at time `t` seconds.
-
-    ``floor(max(fps * t - 1, 0) / stride) + 1``.
-
-    Args:
-        t: time in seconds (float or array).
-        fps: video frame rate (25 for VoxCeleb).
-        stride: one labelled frame every `stride` video frames (6).
-
-    Returns:
-        int (or int64 array) 1-based labelled-frame index.
-
-    Raises:
-        ValueError: for a negative time.
-
-    Example:
-
-    >>> [frame_index_for_time(t) for t in (0.0, 0.24, 0.28, 1.0, 2.5)]
-    [1, 1, 2, 5, 11]
-    """
-    times = np.asarray(t, dtype=np.float64)
-    if np.any(times < 0):
-        raise ValueError(f"Times must be >= 0 seconds; received {t!r}.")
-    video_frame = np.round(fps * times - 1.0, _TIME_DECIMALS)
-    index = np.floor(np.maximum(video_frame, 0.0) / stride).astype(np.int64) + 1
-    return int(index) if index.ndim == 0 else index
 
 
 def time_of_frame_index(k, fps: float = DEFAULT_FPS, stride: int = DEFAULT_STRIDE):
