@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from kerasemo.experiments.benchmark import Figure, _conv_throughput, _time_call
+from kerasemo.experiments.benchmark import Figure, _time_call, machine_conv_throughput
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,7 @@ def measure(args) -> list[Figure]:
     figures: list[Figure] = []
     rng = np.random.default_rng(0)
 
-    logger.info("conv2d throughput ...")
-    conv_gflops, conv_note = _conv_throughput(args.repeats)
+    conv_gflops, conv_note = machine_conv_throughput(args)
     figures.append(
         Figure("conv2d throughput (machine reference)", conv_gflops, "GFLOP/s", note=conv_note)
     )

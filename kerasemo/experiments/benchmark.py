@@ -293,6 +293,14 @@ def _foundation(args) -> list[Figure]:
 # Section name -> (title, "module:function"); modules are imported only when their section runs.
 SECTIONS: dict[str, tuple[str, str]] = {
     "foundation": ("Foundation: front-end and student (issue 2)", f"{__name__}:_foundation"),
+    "teacher": (
+        "Face teacher: inference throughput, demo training, labelling estimates (issue 4)",
+        "kerasemo.experiments.bench_teacher:measure",
+    ),
+    "emovoxceleb": (
+        "EmoVoxCeleb building: tracks/s, stage shares, storage, shard reading (issue 5)",
+        "kerasemo.experiments.bench_emovoxceleb:measure",
+    ),
     "distill": (
         "Distillation: input pipeline, H100 feed estimate, streaming memory (issue 6)",
         "kerasemo.experiments.bench_distill:measure",

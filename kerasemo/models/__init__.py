@@ -1,8 +1,18 @@
-"""Models: the VGG-M speech student, the distiller and its losses (teacher and probes join as they land)."""
+"""Models: the VGG-M speech student, the SE-ResNet face teacher, the distiller and its losses."""
 
 from kerasemo.models.distiller import Distiller
 from kerasemo.models.flops import count_conv_flops
 from kerasemo.models.losses import DistillationLoss, distillation_loss
 from kerasemo.models.student import VGGMStudent
+from kerasemo.models.teacher import SEResNetTeacher, load_teacher, teacher_from_config
 
-__all__ = ["Distiller", "DistillationLoss", "VGGMStudent", "count_conv_flops", "distillation_loss"]
+__all__ = [
+    "Distiller",
+    "DistillationLoss",
+    "SEResNetTeacher",
+    "VGGMStudent",
+    "count_conv_flops",
+    "distillation_loss",
+    "load_teacher",
+    "teacher_from_config",
+]
