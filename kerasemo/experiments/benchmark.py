@@ -293,6 +293,10 @@ def _foundation(args) -> list[Figure]:
 # Section name -> (title, "module:function"); modules are imported only when their section runs.
 SECTIONS: dict[str, tuple[str, str]] = {
     "foundation": ("Foundation: front-end and student (issue 2)", f"{__name__}:_foundation"),
+    "synthetic": (
+        "Synthetic corpus generation (issue 3)",
+        "kerasemo.experiments.bench_synthetic:measure",
+    ),
     "teacher": (
         "Face teacher: inference throughput, demo training, labelling estimates (issue 4)",
         "kerasemo.experiments.bench_teacher:measure",
