@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and make:
 #   make demo   - create the virtual environment, install kerasemo, run the main job
-#   make test   - create the virtual environment, install kerasemo with test extras, run the tests
+#   make test   - create the virtual environment, install kerasemo with test, tflite and acoustic
+#                 extras (every test path runs), run the tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,tflite,acoustic]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -305,6 +305,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "EmoVoxCeleb building: tracks/s, stage shares, storage, shard reading (issue 5)",
         "kerasemo.experiments.bench_emovoxceleb:measure",
     ),
+    "probe": (
+        "Linear probes: embedding extraction speed, probe fit vs scikit-learn (issue 7)",
+        "kerasemo.experiments.bench_probe:measure",
+    ),
     "distill": (
         "Distillation: input pipeline, H100 feed estimate, streaming memory (issue 6)",
         "kerasemo.experiments.bench_distill:measure",

@@ -1,14 +1,16 @@
-"""Models: the VGG-M speech student, the SE-ResNet face teacher, the distiller and its losses."""
+"""Models: the VGG-M speech student, the SE-ResNet face teacher, the distiller, its losses, the linear probe."""
 
 from kerasemo.models.distiller import Distiller
 from kerasemo.models.flops import count_conv_flops
 from kerasemo.models.losses import DistillationLoss, distillation_loss
+from kerasemo.models.probe import LinearProbe
 from kerasemo.models.student import VGGMStudent
 from kerasemo.models.teacher import SEResNetTeacher, load_teacher, teacher_from_config
 
 __all__ = [
     "Distiller",
     "DistillationLoss",
+    "LinearProbe",
     "SEResNetTeacher",
     "VGGMStudent",
     "count_conv_flops",

@@ -122,7 +122,10 @@ class VGGMStudent(keras.Model):
       would be 98, not 99). It follows a ReLU, so every value is >= 0 and every window holds at
       least one real value: zero padding gives exactly the result of -inf padding.
     - Every conv except fc8 is conv (no bias: the following batch normalisation's offset plays
-      that role) -> `BatchNormalization` (Keras defaults: momentum 0.99, epsilon 1e-3) -> ReLU.
+      that role) -> `BatchNormalization` (momentum `batch_norm_momentum`, 0.9 by default as
+      MatConvNet's moment updates at rate 0.1; epsilon 1e-3) -> ReLU. Keras' default momentum
+      0.99 leaves the moving statistics near their initial values after a short run, which makes
+      inference-mode logits explode on small data.
       fc8 has a bias and no normalisation or ReLU: it outputs the logits.
     - fc6's frequency support is the height that arrives from mpool5 (9 for 512 bins, 4 for 257),
       so any `input_bins` >= `MIN_NETWORK_BINS` (97) builds.
@@ -162,6 +165,7 @@ class VGGMStudent(keras.Model):
             layer's default. Unused when `normalize_input=False`.
         input_frames: int or None. Fixed number of frames (time axis); None (default) accepts any
             length >= `MIN_INPUT_FRAMES`.
+        batch_norm_momentum: float in [0, 1). Momentum of the batch-norm moving statistics.
         dtype: None, str or `keras.DTypePolicy`. Dtype policy of the layers (None: the global
             policy). The logits are always float32.
         name: str. Model name.
@@ -199,6 +203,7 @@ class VGGMStudent(keras.Model):
         normalize_input=True,
         normalization_epsilon=None,
         input_frames=None,
+        batch_norm_momentum=0.9,
         dtype=None,
         name="vggm_student",
         **kwargs,
@@ -255,6 +260,14 @@ class VGGMStudent(keras.Model):
                     f"{MIN_INPUT_FRAMES}, the shortest input the network can pool. Received: "
                     f"input_frames={input_frames}."
                 )
+        if isinstance(batch_norm_momentum, bool) or not isinstance(
+            batch_norm_momentum, (int, float)
+        ) or not 0.0 <= batch_norm_momentum < 1.0:
+            raise ValueError(
+                "`batch_norm_momentum` must be a float in [0, 1). Received: "
+                f"batch_norm_momentum={batch_norm_momentum!r}."
+            )
+        batch_norm_momentum = float(batch_norm_momentum)
         if isinstance(dtype, keras.DTypePolicy):
             dtype = dtype.name
         fc6_height = _trunk_output_size(network_bins, 0)
@@ -271,7 +284,9 @@ class VGGMStudent(keras.Model):
                 dtype=dtype,
                 name=f"conv{index}" if index <= 5 else f"fc{index}",
             )(x)
-            x = layers.BatchNormalization(dtype=dtype, name=f"bn{index}")(x)
+            x = layers.BatchNormalization(
+                momentum=batch_norm_momentum, dtype=dtype, name=f"bn{index}"
+            )(x)
             return layers.ReLU(dtype=dtype, name=f"relu{index}")(x)
 
         inputs = keras.Input(
@@ -327,6 +342,7 @@ class VGGMStudent(keras.Model):
         self.normalize_input = normalize_input
         self.normalization_epsilon = normalization_epsilon
         self.input_frames = input_frames
+        self.batch_norm_momentum = batch_norm_momentum
         self._dtype_arg = dtype
         self.network_bins = network_bins
         self.fc6_height = fc6_height
@@ -372,6 +388,7 @@ class VGGMStudent(keras.Model):
             "mirror_input": self.mirror_input,
             "normalize_input": self.normalize_input,
             "normalization_epsilon": self.normalization_epsilon,
+            "batch_norm_momentum": self.batch_norm_momentum,
             "input_frames": self.input_frames,
             "dtype": self._dtype_arg,
             "name": self.name,

@@ -1,0 +1,170 @@
+"""Probe a speech student on a labelled emotion set: the paper's Table 5 and Figure 5.
+
+Reads RML, eNTERFACE'05, CREMA-D, RAVDESS (their real layouts) or a CSV manifest
+(``path,label[,speaker]``), runs the student on every full-length utterance, and
+cross-validates an affine + softmax probe on its 8 outputs, beside the baselines: chance, the
+training fold's majority class, eGeMAPS functionals + random forest (needs the optional
+``opensmile``: pip install kerasemo[acoustic]), and the face teacher on the clips' video
+(``--teacher``, where the set has video). Two protocols: ``random10`` (the authors' 10 random
+folds over clips, seed 0) and ``speaker`` (speaker-independent folds); ``both`` by default.
+
+Outputs in ``--out``: ``results.md`` and ``results.json`` (mean +- std accuracy over folds, std
+with ddof 1), ``predictions.csv`` (each clip's test-fold predictions), ``confusion.png``
+(teacher and student, row-normalised, truth as rows) and ``config.toml``. Embeddings are cached in
+``--cache-dir`` (default runs/cache), so a second run only refits the probes.
+
+Examples:
+
+    python -m kerasemo.experiments.probe --dataset rml --root /data/rml --student runs/distill/student.keras
+    python -m kerasemo.experiments.probe --dataset enterface --root "/data/enterface database" \\
+        --student student.keras --teacher teacher.keras --protocol random10
+    python -m kerasemo.experiments.probe --dataset csv --root my_set/manifest.csv --student student.keras
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kerasemo import config as config_lib  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+DATASETS = ("rml", "enterface", "cremad", "ravdess", "csv")
+DEFAULT_OUT = pathlib.Path("runs") / "probe"
+DEFAULT_CACHE = pathlib.Path("runs") / "cache"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasemo.experiments.probe",
+        description=__doc__.split("\n\nExamples:")[0],
+        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="layout of --root")
+    parser.add_argument(
+        "--root",
+        required=True,
+        type=pathlib.Path,
+        help="dataset folder (for csv: the manifest file; paths in it are relative to its folder)",
+    )
+    parser.add_argument("--student", required=True, type=pathlib.Path, help="student .keras file")
+    parser.add_argument(
+        "--teacher", type=pathlib.Path, help="face teacher .keras file (rows for sets with video)"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("random10", "speaker", "both"),
+        default="both",
+        help="cross-validation protocol(s) (default both; with both, evaluation.probe_protocol "
+        "(random10 unless --set) is the primary one, drawn in confusion.png)",
+    )
+    parser.add_argument("--folds", type=int, help="override evaluation.probe_folds (10)")
+    parser.add_argument("--seed", type=int, help="override evaluation.probe_seed (0)")
+    parser.add_argument(
+        "--out", type=pathlib.Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=pathlib.Path,
+        default=DEFAULT_CACHE,
+        help=f"embedding cache (default {DEFAULT_CACHE})",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="recompute every embedding")
+    parser.add_argument(
+        "--no-acoustic", action="store_true", help="skip the eGeMAPS + random forest baseline"
+    )
+    parser.add_argument(
+        "--forest-trees", type=int, default=300, help="trees of the acoustic random forest (300)"
+    )
+    parser.add_argument(
+        "--ravdess-calm",
+        choices=("drop", "neutral"),
+        default="drop",
+        help="RAVDESS 'calm': drop it (default) or merge it into neutral",
+    )
+    parser.add_argument("--include-song", action="store_true", help="RAVDESS: read the song channel too")
+    parser.add_argument(
+        "--face-crop",
+        choices=("center", "full"),
+        default="center",
+        help="teacher input: centred square of each frame (default) or the whole frame",
+    )
+    parser.add_argument(
+        "--max-pad-fraction",
+        type=float,
+        default=0.0,
+        help="batch clips whose lengths differ by up to this fraction (padding; default 0 = exact)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    config_lib.add_config_arguments(parser, default="paper")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    overrides = list(args.overrides)
+    if args.folds is not None:
+        overrides.append(f"evaluation.probe_folds={args.folds}")
+    if args.seed is not None:
+        overrides.append(f"evaluation.probe_seed={args.seed}")
+    try:
+        experiment = config_lib.apply_overrides(config_lib.load_config(args.config), overrides)
+    except config_lib.ConfigError as err:
+        raise SystemExit(f"error: {err}") from None
+    if args.forest_trees < 1:
+        raise SystemExit(f"error: --forest-trees must be >= 1; received {args.forest_trees}.")
+    if not 0 <= args.max_pad_fraction < 1:
+        raise SystemExit(f"error: --max-pad-fraction must be in [0, 1); received {args.max_pad_fraction}.")
+    evaluation = experiment.evaluation
+    if args.protocol == "both":
+        primary = evaluation.probe_protocol
+        protocols = (primary,) + tuple(p for p in ("random10", "speaker") if p != primary)
+    else:
+        protocols = (args.protocol,)
+
+    from kerasemo.audio import AudioDecodeError
+    from kerasemo.evaluation.probing import run_probe
+
+    for name, path in (("--student", args.student), ("--teacher", args.teacher)):
+        if path is not None and not path.is_file():
+            raise SystemExit(f"error: {name} {str(path)!r} does not exist.")
+    try:
+        results = run_probe(
+            args.dataset,
+            args.root,
+            args.student,
+            teacher=args.teacher,
+            protocol=protocols,
+            folds=evaluation.probe_folds,
+            seed=evaluation.probe_seed,
+            out_dir=args.out,
+            cache_dir=None if args.no_cache else args.cache_dir,
+            acoustic=not args.no_acoustic,
+            forest_trees=args.forest_trees,
+            frame_stride=experiment.frames.frame_stride,
+            pooling=experiment.frames.pooling,
+            face_crop=args.face_crop,
+            max_pad_fraction=args.max_pad_fraction,
+            ravdess_calm=args.ravdess_calm,
+            include_song=args.include_song,
+            experiment=experiment,
+            progress=not args.quiet,
+        )
+    except (FileNotFoundError, NotADirectoryError, ValueError, AudioDecodeError) as err:
+        raise SystemExit(f"error: {err}") from None
+    print(results.to_markdown())
+    print("wrote " + ", ".join(results.files.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
