@@ -6,7 +6,17 @@ Nagrani, Vedaldi and Zisserman, "Emotion Recognition in Speech using Cross-Modal
 Wild", ACM MM 2018).
 
 Importing the package is cheap: TensorFlow and Keras load only when a submodule that needs them
-is imported (``kerasemo.audio``, ``kerasemo.models``, ...).
+is imported (``kerasemo.audio``, ``kerasemo.models``, ...) or ``kerasemo.EmotionRecognizer`` is
+first used.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """Lazy access to `EmotionRecognizer`, so importing kerasemo does not load TensorFlow."""
+    if name == "EmotionRecognizer":
+        from kerasemo.inference import EmotionRecognizer
+
+        return EmotionRecognizer
+    raise AttributeError(f"module 'kerasemo' has no attribute {name!r}")

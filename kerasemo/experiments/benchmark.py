@@ -309,6 +309,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "Linear probes: embedding extraction speed, probe fit vs scikit-learn (issue 7)",
         "kerasemo.experiments.bench_probe:measure",
     ),
+    "export": (
+        "Export and inference: real-time factors and model sizes (issue 8)",
+        "kerasemo.experiments.bench_export:measure",
+    ),
     "distill": (
         "Distillation: input pipeline, H100 feed estimate, streaming memory (issue 6)",
         "kerasemo.experiments.bench_distill:measure",

@@ -1,0 +1,187 @@
+r"""Export a trained student: SavedModel (TF Serving), TFLite/LiteRT models, and a model card.
+
+Reads the ``student.keras`` that the distill stage saved and writes into ``--out``:
+
+- ``1/``: a SavedModel (the version folder TF Serving expects) with the signatures
+  ``serving_default`` (``waveform`` [batch, samples] float32 at 16 kHz, any length) and
+  ``spectrogram`` ([batch, bins, frames] linear magnitudes); outputs ``logits``,
+  ``probabilities`` and ``embedding`` (the paper's embedding, i.e. the logits), [batch, 8];
+- ``kerasemo_float32.tflite``, ``kerasemo_float16.tflite``, ``kerasemo_int8.tflite``: one
+  4.024 s window (64,384 samples), batch 1, TFLite builtin ops only;
+- ``model_card.json`` (classes, input contract, front-end, student, sizes, parity, training
+  settings and metrics of the run) and ``saved_model_cli.txt``.
+
+The training front-end runs inside every model. A student trained under mixed precision is
+rebuilt in float32. Parity with the Keras model is measured on random and speech-like inputs
+and the export fails (after writing the files) if a float32 model deviates by more than 1e-4.
+
+Examples:
+
+    python -m kerasemo.experiments.export --student runs/distill/student.keras \
+        --out saved_models/kerasemo
+    python -m kerasemo.experiments.export --student runs/paper/student.keras \
+        --out saved_models/paper --variants float32,int8
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STUDENT = pathlib.Path("runs") / "distill" / "student.keras"
+DEFAULT_OUT = pathlib.Path("saved_models") / "kerasemo"
+VARIANTS = ("float32", "float16", "int8")
+
+
+def _variants(text: str) -> list[str]:
+    if text.strip().lower() == "none":
+        return []
+    chosen = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown TFLite variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)} "
+            "or 'none'"
+        )
+    return chosen
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, received {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasemo.experiments.export",
+        description=__doc__.split("\n\nExamples:")[0],
+        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--student",
+        type=pathlib.Path,
+        default=DEFAULT_STUDENT,
+        help=f"the distill stage's student.keras (default: {DEFAULT_STUDENT})",
+    )
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=DEFAULT_OUT,
+        help=f"export folder (default: {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=list(VARIANTS),
+        help="comma-separated TFLite variants: float32, float16, int8 (dynamic range), or 'none' "
+        "(default: all three)",
+    )
+    parser.add_argument(
+        "--no-saved-model", action="store_true", help="write the TFLite models only"
+    )
+    parser.add_argument(
+        "--version",
+        type=_positive_int,
+        default=1,
+        help="SavedModel version folder inside --out, as TF Serving expects (default: 1)",
+    )
+    parser.add_argument(
+        "--holdout",
+        type=_positive_int,
+        default=16,
+        help="speech-like 4 s clips for the TFLite parity figures (default: 16)",
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=pathlib.Path,
+        help="distill run folder to read config.toml and auc.json from (default: the student's "
+        "folder)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="LiteRT threads for the parity runs (default: all cores)",
+    )
+    parser.add_argument(
+        "--no-describe",
+        action="store_true",
+        help="skip saved_model_cli.txt (the `saved_model_cli show --all` text)",
+    )
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="keep going when float32 parity exceeds 1e-4 (the figures are still reported)",
+    )
+    return parser
+
+
+def _summary(report) -> str:
+    lines = [f"exported to {report.out_dir}", ""]
+    lines.append(f"{'file':<28} {'size':>10}  parity vs Keras")
+    for key, path in report.files.items():
+        size = report.sizes.get(key, 0)
+        figures = report.parity.get(key)
+        if figures is not None:
+            figures = figures.get("overall", figures)
+            parity = (
+                f"max |dp| {figures['max_abs_probability']:.2e}, max |dlogit|/scale "
+                f"{figures['max_rel_logit']:.2e}, argmax agreement "
+                f"{figures['argmax_agreement']:.3f}"
+            )
+        else:
+            parity = ""
+        name = os.path.relpath(path, report.out_dir)
+        lines.append(f"{name:<28} {size / 2**20:>7.2f} MiB  {parity}")
+    if report.converted_to_float32:
+        lines += ["", "the student was mixed precision: exported as float32 (weights copied)"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.no_saved_model and not args.variants:
+        raise SystemExit("error: nothing to export: --no-saved-model with --variants none.")
+
+    from kerasemo import export
+
+    try:
+        report = export.export_student(
+            args.student,
+            args.out,
+            variants=args.variants,
+            saved_model=not args.no_saved_model,
+            version=args.version,
+            holdout_clips=args.holdout,
+            run_dir=args.run_dir,
+            describe=not args.no_describe,
+            check=not args.no_check,
+            num_threads=args.threads,
+        )
+    except (FileNotFoundError, ValueError, export.ExportError) as err:
+        raise SystemExit(f"error: {err}") from None
+    print(_summary(report))
+    failed = report.failures()
+    if failed:
+        print(f"warning: parity above {export.PARITY_TOLERANCE} for {', '.join(failed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
