@@ -34,6 +34,8 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kerasemo.experiments._arguments import positive_int  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_STUDENT = pathlib.Path("runs") / "distill" / "student.keras"
@@ -52,18 +54,6 @@ def _variants(text: str) -> list[str]:
             "or 'none'"
         )
     return chosen
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer, received {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,13 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--version",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="SavedModel version folder inside --out, as TF Serving expects (default: 1)",
     )
     parser.add_argument(
         "--holdout",
-        type=_positive_int,
+        type=positive_int,
         default=16,
         help="speech-like 4 s clips for the TFLite parity figures (default: 16)",
     )
@@ -115,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         help="LiteRT threads for the parity runs (default: all cores)",
     )
     parser.add_argument(

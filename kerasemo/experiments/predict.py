@@ -34,35 +34,11 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kerasemo.experiments._arguments import positive_int, positive_seconds  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = pathlib.Path("saved_models") / "kerasemo"
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of seconds, received {text!r}"
-        ) from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number of seconds, received {text!r}"
-        )
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer, received {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,16 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--window",
-        type=_positive_float,
+        type=positive_seconds,
         help="window length in seconds (default: 4.024, the training crop)",
     )
     parser.add_argument(
-        "--hop", type=_positive_float, help="seconds between window starts (default: 2)"
+        "--hop", type=positive_seconds, help="seconds between window starts (default: 2)"
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=8, help="windows per model call (default: 8)"
+        "--batch-size", type=positive_int, default=8, help="windows per model call (default: 8)"
     )
-    parser.add_argument("--threads", type=_positive_int, help="LiteRT threads for .tflite models")
+    parser.add_argument("--threads", type=positive_int, help="LiteRT threads for .tflite models")
     return parser
 
 

@@ -9,6 +9,7 @@ from kerasemo.audio.frontend import (
     MirrorFrequencyBins,
     PerBinNormalization,
 )
+from kerasemo.models._checks import check_bool, check_positive_int
 
 # Spatial stages of the trunk, frequency (height) first, time (width) second:
 # (layer name, kernel, stride, ((pad_top, pad_bottom), (pad_left, pad_right))).
@@ -74,20 +75,6 @@ class _AddChannelAxis(layers.Layer):
         return tuple(input_shape) + (1,)
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r} "
-            f"(type {type(value).__name__})."
-        )
-
-
-def _check_bool(value, name):
-    if not isinstance(value, bool):
-        raise ValueError(
-            f"`{name}` must be True or False. Received: {name}={value!r} "
-            f"(type {type(value).__name__})."
-        )
 
 
 @keras.saving.register_keras_serializable(package="kerasemo")
@@ -209,12 +196,12 @@ class VGGMStudent(keras.Model):
         **kwargs,
     ):
         # === Validation ===
-        _check_positive_int(num_classes, "num_classes")
-        _check_positive_int(input_bins, "input_bins")
-        _check_positive_int(fc6_units, "fc6_units")
-        _check_positive_int(fc7_units, "fc7_units")
-        _check_bool(mirror_input, "mirror_input")
-        _check_bool(normalize_input, "normalize_input")
+        check_positive_int(num_classes, "num_classes")
+        check_positive_int(input_bins, "input_bins")
+        check_positive_int(fc6_units, "fc6_units")
+        check_positive_int(fc7_units, "fc7_units")
+        check_bool(mirror_input, "mirror_input")
+        check_bool(normalize_input, "normalize_input")
         if isinstance(conv_filters, (str, bytes)) or not hasattr(conv_filters, "__len__"):
             raise ValueError(
                 "`conv_filters` must be a sequence of 5 positive integers (conv1..conv5), e.g. "
@@ -227,7 +214,7 @@ class VGGMStudent(keras.Model):
                 f"conv_filters={tuple(conv_filters)!r}."
             )
         for index, filters in enumerate(conv_filters):
-            _check_positive_int(filters, f"conv_filters[{index}]")
+            check_positive_int(filters, f"conv_filters[{index}]")
         conv_filters = tuple(int(f) for f in conv_filters)
         if mirror_input and input_bins != _RFFT_BINS:
             raise ValueError(
@@ -253,7 +240,7 @@ class VGGMStudent(keras.Model):
                 )
             normalization_epsilon = float(normalization_epsilon)
         if input_frames is not None:
-            _check_positive_int(input_frames, "input_frames")
+            check_positive_int(input_frames, "input_frames")
             if input_frames < MIN_INPUT_FRAMES:
                 raise ValueError(
                     f"`input_frames` must be None (variable length) or at least "

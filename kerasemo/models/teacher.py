@@ -27,6 +27,8 @@ import warnings
 import keras
 from keras import layers, ops
 
+from kerasemo.models._checks import check_positive_int
+
 logger = logging.getLogger(__name__)
 
 # The authors' per-channel mean of the face crops (R, G, B on a 0-255 scale; std 1).
@@ -99,13 +101,6 @@ class ChannelMeanSubtraction(layers.Layer):
         config.update({"mean": list(self.mean)})
         return config
 
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r} "
-            f"(type {type(value).__name__})."
-        )
 
 
 @keras.saving.register_keras_serializable(package="kerasemo")
@@ -201,10 +196,10 @@ class SEResNetTeacher(keras.Model):
         **kwargs,
     ):
         # === Validation ===
-        _check_positive_int(num_classes, "num_classes")
-        _check_positive_int(input_size, "input_size")
-        _check_positive_int(base_width, "base_width")
-        _check_positive_int(se_reduction, "se_reduction")
+        check_positive_int(num_classes, "num_classes")
+        check_positive_int(input_size, "input_size")
+        check_positive_int(base_width, "base_width")
+        check_positive_int(se_reduction, "se_reduction")
         if isinstance(blocks_per_stage, (str, bytes)) or not hasattr(
             blocks_per_stage, "__len__"
         ) or len(blocks_per_stage) != 4:
@@ -213,7 +208,7 @@ class SEResNetTeacher(keras.Model):
                 f"SE-ResNet-50. Received: blocks_per_stage={blocks_per_stage!r}."
             )
         for index, blocks in enumerate(blocks_per_stage):
-            _check_positive_int(blocks, f"blocks_per_stage[{index}]")
+            check_positive_int(blocks, f"blocks_per_stage[{index}]")
         blocks_per_stage = tuple(int(b) for b in blocks_per_stage)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
             0 <= dropout < 1
