@@ -39,6 +39,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo.experiments import main_job  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -72,16 +73,27 @@ def _count_tracks(data_dir: pathlib.Path, split: str, files: list[str]) -> int:
 
 
 def collect_logits(student, dataset):
-    """Runs the student over a validation dataset; returns (teacher logits, student logits)."""
+    """Runs the student over a validation dataset built ``with_ids=True``.
+
+    Returns:
+        (teacher logits [N, 8], student logits [N, 8], track ids [N] as str).
+    """
     import numpy as np
 
-    teacher, predicted = [], []
-    for spectrogram, target in dataset:
+    teacher, predicted, ids = [], [], []
+    for spectrogram, target, track_ids in dataset:
         predicted.append(np.asarray(student.predict_on_batch(spectrogram), dtype=np.float32))
         teacher.append(np.asarray(target, dtype=np.float32))
+        ids += [t.decode() for t in track_ids.numpy()]
     if not teacher:
         raise ValueError("The validation dataset is empty.")
-    return np.concatenate(teacher), np.concatenate(predicted)
+    return np.concatenate(teacher), np.concatenate(predicted), np.asarray(ids)
+
+
+def _save_logits(path: pathlib.Path, track_ids, teacher_logits, student_logits) -> None:
+    import numpy as np
+
+    np.savez(path, track_id=track_ids, teacher=teacher_logits, student=student_logits)
 
 
 def run_distillation(
@@ -206,12 +218,13 @@ def run_distillation(
     reports = {}
     for split in ("heard_val", "unheard_val"):
         files = pipeline.shard_files(data_dir, split)
-        teacher_logits, student_logits = collect_logits(
-            best_student, pipeline.validation_dataset(files, pooling=frames.pooling)
+        teacher_logits, student_logits, track_ids = collect_logits(
+            best_student, pipeline.validation_dataset(files, pooling=frames.pooling, with_ids=True)
         )
         reports[split] = emotion_auc(
             teacher_logits, student_logits, excluded=experiment.evaluation.auc_excluded
         )
+        _save_logits(out_dir / f"{split}_logits.npz", track_ids, teacher_logits, student_logits)
     auc = {split: report.to_dict() for split, report in reports.items()}
     means = [reports[s].mean for s in ("heard_val", "unheard_val")]
     auc["heard_minus_unheard"] = None if None in means else means[0] - means[1]
@@ -246,15 +259,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         type=pathlib.Path,
         help="folder of EmoVoxCeleb-style shards (train-*, heard_val-*, unheard_val-*); "
-        "default: build the embedded synthetic corpus's shards",
+        "default: the embedded synthetic corpus's shards, built on first use",
     )
     parser.add_argument(
-        "--out", type=pathlib.Path, default=DEFAULT_OUT, help=f"run directory (default: {DEFAULT_OUT})"
+        "--out",
+        type=pathlib.Path,
+        help=f"run directory (default: {DEFAULT_OUT}; {main_job.DEFAULT_WORK}/distill for the "
+        "embedded default)",
     )
     parser.add_argument(
         "--precision",
         choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
         help="override distill.precision (auto: mixed_float16 on a GPU, float32 on CPU)",
+    )
+    embedded = parser.add_argument_group("embedded default (no --data)")
+    embedded.add_argument(
+        "--corpus",
+        type=pathlib.Path,
+        default=main_job.DEFAULT_CORPUS,
+        help=f"synthetic corpus folder (default: {main_job.DEFAULT_CORPUS})",
+    )
+    embedded.add_argument(
+        "--work",
+        type=pathlib.Path,
+        default=main_job.DEFAULT_WORK,
+        help=f"folder for the teacher, distillation and probe runs (default: {main_job.DEFAULT_WORK})",
+    )
+    embedded.add_argument(
+        "--shards",
+        type=pathlib.Path,
+        default=main_job.DEFAULT_SHARDS,
+        help=f"folder for the demo shards (default: {main_job.DEFAULT_SHARDS})",
     )
     config_lib.add_config_arguments(parser, default="demo")
     return parser
@@ -271,15 +306,26 @@ def main(argv: list[str] | None = None) -> int:
     except config_lib.ConfigError as err:
         raise SystemExit(f"error: {err}") from None
     if args.data is None:
-        raise SystemExit(
-            "error: the embedded default (no --data) needs the synthetic corpus, teacher and "
-            "shard-building stages; pass --data DIR with EmoVoxCeleb-style shards."
-        )
+        try:
+            results = main_job.run(
+                experiment,
+                corpus=args.corpus,
+                work=args.work,
+                shards=args.shards,
+                out=args.out,
+                config_name=args.config,
+                overrides=overrides,
+            )
+        except (FileNotFoundError, ValueError) as err:
+            raise SystemExit(f"error: {err}") from None
+        print(results)
+        return 0
+    out = args.out or DEFAULT_OUT
     try:
-        result = run_distillation(experiment, args.data, args.out)
+        result = run_distillation(experiment, args.data, out)
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    print((args.out / "auc.md").read_text())
+    print((out / "auc.md").read_text())
     print(
         f"student: {result.student_path} (best epoch {result.best_epoch}, val loss "
         f"{result.best_val_loss:.4f}); {result.epochs_run} epochs in {result.seconds:.0f} s, "
