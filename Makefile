@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and make:
-#   make demo   - create the virtual environment, install kerasemo, run the main job
+#   make demo   - create the virtual environment, install kerasemo, run the main job (distill on the
+#                 embedded synthetic corpus)
 #   make test   - create the virtual environment, install kerasemo with test, tflite and acoustic
 #                 extras (every test path runs), run the tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -20,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/python -m kerasemo.experiments.inspect
+	$(BIN)/python -m kerasemo.experiments.distill
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

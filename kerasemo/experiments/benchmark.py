@@ -7,9 +7,20 @@ one-off measurements on the machine described in the table's header.
 Sections (``--only`` selects some; the file keeps the other sections as they were):
 
 - ``foundation``: the machine's own conv2d throughput; the VGG-M student's training step (paper
-  size unless ``--config``/``--set`` say otherwise) (samples/s, achieved GFLOP/s and its fraction of the machine's conv throughput); the graph
-  front-end's cost per batch as a fraction of that step; graph front-end vs NumPy reference
-  throughput; peak memory of the training step.
+  size unless ``--config``/``--set`` say otherwise) in samples/s and as a fraction of the conv
+  throughput; the graph front-end's cost per batch as a fraction of that step; graph front-end
+  vs NumPy reference throughput; peak memory of the training step.
+- ``synthetic``: generation time of the embedded corpus (demo and tiny presets).
+- ``teacher``: teacher inference throughput at paper size, demo training throughput, and the
+  estimated cost of labelling VoxCeleb's frames on this CPU and on an H100.
+- ``emovoxceleb``: shard building speed and stage shares, storage per second of audio, shard
+  reading speed against raw disk reads.
+- ``probe``: embedding extraction real-time factor; probe fit time vs scikit-learn.
+- ``export``: real-time factor of Keras, SavedModel and TFLite variants, with model sizes.
+- ``distill``: input-pipeline throughput vs the training step, an H100 feed estimate, peak
+  memory of distillation on 1x and 4x as many shards.
+
+The conv reference and the student's training step are measured once per run and shared.
 
 Example:
 

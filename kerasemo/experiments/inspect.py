@@ -1,6 +1,6 @@
 """Inspect the speech front-end and the student on an audio file (or a generated one).
 
-This is what ``make demo`` runs until the full distillation demo exists: it decodes audio from
+A first look at what the student hears: it decodes audio from
 any container, computes the VGGVox spectrogram with the graph front-end, checks it against the
 NumPy reference, draws it, builds the student of the chosen preset, checks every layer's output
 shape against the paper's Table 4 for a 4-second crop, and runs the (untrained) student over the
@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     config_lib.save_config(experiment, args.out)
     print(f"wrote {args.out / 'summary.json'} and {args.out / 'config.toml'}")
     print(
-        "\nNext stages (teacher training, EmoVoxCeleb building, distillation, probes, export) "
-        "are not built yet."
+        "\nTo train a student: python -m kerasemo.experiments.distill (the whole method on the "
+        "embedded synthetic corpus)."
     )
     return 0 if all_match else 1
 
