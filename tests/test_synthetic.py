@@ -138,8 +138,8 @@ def test_corpus_layout_summary_and_readme(corpus):
     assert "SYNTHETIC" in (corpus / "README.txt").read_text()
     with Image.open(corpus / "contact_sheet.png") as sheet:
         assert sheet.size[0] >= 1200 and sheet.size[1] >= 900
-    # No machine paths leak into what is written.
-    assert "/work/" not in (corpus / "corpus.json").read_text()
+    # No absolute path of the machine that generated it leaks into what is written.
+    assert str(corpus.resolve().parent) not in (corpus / "corpus.json").read_text()
 
 
 def test_ferplus_csvs_have_the_real_format(corpus, truth):
@@ -675,10 +675,9 @@ def test_summary_points_evaluation_at_ground_truth(corpus):
     assert "EVALUATION ONLY" in (corpus / "README.txt").read_text()
 
 
-def test_library_code_has_no_prints_or_machine_paths():
+def test_library_code_has_no_prints():
     package = pathlib.Path(faces.__file__).parent
     for path in list(package.glob("*.py")) + [pathlib.Path(make_synthetic.__file__)]:
         text = path.read_text()
-        assert "/work/" not in text, path
         if path.name != "make_synthetic.py":
             assert not re.search(r"^\s*print\(", text, re.M), path

@@ -13,7 +13,7 @@ or seed needs --overwrite; a folder holding anything else is never written into.
 Example:
 
     python -m kerasemo.experiments.make_synthetic --out data/synthetic
-    python -m kerasemo.experiments.make_synthetic --out /tmp/syn --preset tiny --seed 3
+    python -m kerasemo.experiments.make_synthetic --out data/synthetic-tiny --preset tiny --seed 3
 """
 
 from __future__ import annotations
