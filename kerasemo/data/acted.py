@@ -306,9 +306,9 @@ def _check_root(name: str, root: pathlib.Path, want_file: bool = False) -> None:
 # One reader per dataset: each yields rows and fills the report.
 
 
-def _read_rml(root: pathlib.Path, report: SkipReport, **_) -> list[dict]:
-    label_map = emotions.LABEL_MAPS["rml"]
-    rows = []
+def _media_files(root: pathlib.Path, report: SkipReport):
+    """Yields ``(path, relpath)`` of the media files under `root`; reports macOS metadata files
+    and files that are not media."""
     for path in _walk(root):
         relpath = _relative(path, root)
         if _is_macos_metadata(relpath):
@@ -317,6 +317,13 @@ def _read_rml(root: pathlib.Path, report: SkipReport, **_) -> list[dict]:
         if path.suffix.lower() not in MEDIA_EXTENSIONS:
             report.add(NOT_MEDIA, relpath)
             continue
+        yield path, relpath
+
+
+def _read_rml(root: pathlib.Path, report: SkipReport, **_) -> list[dict]:
+    label_map = emotions.LABEL_MAPS["rml"]
+    rows = []
+    for path, relpath in _media_files(root, report):
         parts = relpath.split("/")
         if len(parts) < 2:
             report.add(NO_SPEAKER, relpath, "expected ROOT/<subject>/.../<clip>")
@@ -342,14 +349,7 @@ def _read_rml(root: pathlib.Path, report: SkipReport, **_) -> list[dict]:
 def _read_enterface(root: pathlib.Path, report: SkipReport, **_) -> list[dict]:
     label_map = emotions.LABEL_MAPS["enterface"]
     rows = []
-    for path in _walk(root):
-        relpath = _relative(path, root)
-        if _is_macos_metadata(relpath):
-            report.add(MACOS_METADATA, relpath)
-            continue
-        if path.suffix.lower() not in MEDIA_EXTENSIONS:
-            report.add(NOT_MEDIA, relpath)
-            continue
+    for path, relpath in _media_files(root, report):
         parts = relpath.split("/")
         speaker = None
         for part in parts[:-1]:
@@ -435,14 +435,7 @@ def _read_ravdess(
     )
     # recording key (fields 2..7) -> {modality: path}
     recordings: dict[tuple, dict[str, pathlib.Path]] = collections.OrderedDict()
-    for path in _walk(root):
-        relpath = _relative(path, root)
-        if _is_macos_metadata(relpath):
-            report.add(MACOS_METADATA, relpath)
-            continue
-        if path.suffix.lower() not in MEDIA_EXTENSIONS:
-            report.add(NOT_MEDIA, relpath)
-            continue
+    for path, relpath in _media_files(root, report):
         match = _RAVDESS_NAME.match(path.stem)
         if not match:
             report.add(BAD_NAME, relpath, "expected MM-CC-EE-II-SS-RR-AA (7 two-digit fields)")

@@ -115,6 +115,7 @@ def read_summary(out_dir) -> CorpusSummary | None:
 
 def _versions() -> dict:
     import av
+    from av import library_versions as ffmpeg_versions
     import PIL
     import soundfile
 
@@ -125,7 +126,7 @@ def _versions() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "av": av.__version__,
-        "ffmpeg": ".".join(str(x) for x in av.library_versions.get("libavcodec", ())),
+        "ffmpeg": ".".join(str(x) for x in ffmpeg_versions.get("libavcodec", ())),
         "soundfile": soundfile.__version__,
         "libsndfile": soundfile.__libsndfile_version__,
         "pillow": PIL.__version__,
