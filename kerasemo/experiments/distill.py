@@ -8,11 +8,13 @@ unheard identities, then reports the student's ROC AUC against the teacher on he
 identities (the identity-shortcut check is their gap).
 
 With no arguments it runs the whole method on the embedded default (a synthetic audio-visual
-corpus): it generates the corpus, trains the demo face teacher, labels the talking-face tracks
-and writes the shards (each stage is skipped when its output exists), then distils and evaluates.
+corpus, `kerasemo.experiments.main_job`): it generates the corpus, trains the demo face teacher,
+labels the talking-face tracks and writes the shards (each stage is skipped when its output
+exists), distils and evaluates, probes the acted sets, and writes ``results.md``/``results.json``
+in ``--work`` (default ``runs/demo``).
 
 Outputs (in ``--out``): ``student.keras`` (the model to keep), ``distiller_history.csv``,
-TensorBoard logs, ``auc.md``/``auc.json``, ``results.md``/``results.json`` and the resolved
+TensorBoard logs, ``auc.md``/``auc.json``, per-split logits (``*_logits.npz``) and the resolved
 ``config.toml``. An interrupted run resumes from its last finished epoch when rerun with the same
 ``--out``.
 
