@@ -336,19 +336,6 @@ def rows_to_csv(rows: Sequence[dict], *, with_file: bool) -> str:
 # Input validation and fix-ups.
 
 
-def _check_sample_rate(sample_rate: Any) -> int:
-    if (
-        isinstance(sample_rate, bool)
-        or not isinstance(sample_rate, numbers.Integral)
-        or sample_rate <= 0
-    ):
-        raise ValueError(
-            "`sample_rate` must be a positive integer number of samples per second (e.g. 16000); "
-            f"received sample_rate={sample_rate!r}."
-        )
-    return int(sample_rate)
-
-
 def prepare_waveform(audio: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Validates an in-memory waveform and returns it as float32 mono at 16 kHz.
 
@@ -373,7 +360,7 @@ def prepare_waveform(audio: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     >>> prepare_waveform(stereo_44k, sample_rate=44100).shape
     (16000,)
     """
-    sample_rate = _check_sample_rate(sample_rate)
+    sample_rate = decode._validate_sample_rate(sample_rate)
     if isinstance(audio, (str, bytes, os.PathLike)):
         raise TypeError(
             "prepare_waveform takes samples; decode files with kerasemo.audio.load_audio."

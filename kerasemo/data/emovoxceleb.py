@@ -1215,6 +1215,23 @@ def _load_sidecars(out_dir: pathlib.Path, plan: BuildPlan):
     return rows, logits, times, skipped, notes
 
 
+# Per-track columns of the manifest, in order (pooled logits and the dominant emotion follow);
+# all but the two derived ones come from the shard sidecars.
+_MANIFEST_TRACK_COLUMNS = (
+    "track_id",
+    "identity",
+    "video",
+    "track",
+    "split",
+    "audio_path",
+    "num_samples",
+    "duration_s",
+    "num_logit_frames",
+    "shard",
+)
+_SIDECAR_COLUMNS = frozenset(_MANIFEST_TRACK_COLUMNS) - {"duration_s", "num_logit_frames"}
+
+
 def finalize(out_dir: str | os.PathLike) -> FinalSummary:
     """Writes the manifest, frame-level export, figure, summary and report of a built folder.
 
@@ -1253,18 +1270,7 @@ def finalize(out_dir: str | os.PathLike) -> FinalSummary:
     pooled = np.stack([x.max(axis=0) for x in logits]) if logits else np.zeros((0, len(classes)))
     manifest = pd.DataFrame(rows)
     if manifest.empty:
-        manifest = pd.DataFrame(
-            columns=[
-                "track_id",
-                "identity",
-                "video",
-                "track",
-                "split",
-                "audio_path",
-                "num_samples",
-                "shard",
-            ]
-        )
+        manifest = pd.DataFrame(columns=[c for c in _MANIFEST_TRACK_COLUMNS if c in _SIDECAR_COLUMNS])
     manifest["duration_s"] = manifest["num_samples"].astype(float) / SAMPLE_RATE
     manifest["num_logit_frames"] = [x.shape[0] for x in logits]
     for c, name in enumerate(classes):
@@ -1273,18 +1279,7 @@ def finalize(out_dir: str | os.PathLike) -> FinalSummary:
         [classes[i] for i in pooled.argmax(axis=1)] if len(pooled) else []
     )
     columns = (
-        [
-            "track_id",
-            "identity",
-            "video",
-            "track",
-            "split",
-            "audio_path",
-            "num_samples",
-            "duration_s",
-            "num_logit_frames",
-            "shard",
-        ]
+        list(_MANIFEST_TRACK_COLUMNS)
         + [f"logit_max_{name}" for name in classes]
         + ["dominant_emotion"]
     )
