@@ -1,8 +1,8 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and make:
 #   make demo   - create the virtual environment, install kerasemo, run the main job (distill on the
 #                 embedded synthetic corpus)
-#   make test   - create the virtual environment, install kerasemo with test, tflite and acoustic
-#                 extras (every test path runs), run the tests
+#   make test   - create the virtual environment, install kerasemo with the test, tflite, acoustic
+#                 and beam extras (every test path runs), run the tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e ".[test,tflite,acoustic]"
+	$(BIN)/python -m pip install -e ".[test,tflite,acoustic,beam]"
 	touch $@
 
 install: $(VENV)/.installed
