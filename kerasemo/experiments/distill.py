@@ -23,6 +23,10 @@ Examples:
     python -m kerasemo.experiments.distill
     python -m kerasemo.experiments.distill --config paper --data tfrecords/emovoxceleb --out runs/paper
     python -m kerasemo.experiments.distill --data tfrecords/demo --set distill.epochs=2
+    python -m kerasemo.experiments.distill --data tfrecords/emovoxceleb --strategy mirrored
+    TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}}' \
+        python -m kerasemo.experiments.distill --data shared/emovoxceleb --out shared/runs/paper \
+        --config paper --strategy multi_worker        # and index 1 on host1
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import os
 import pathlib
 import sys
@@ -41,6 +46,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo import distribute  # noqa: E402
 from kerasemo.experiments import main_job  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -50,15 +56,23 @@ DEFAULT_OUT = pathlib.Path("runs") / "distill"
 
 @dataclasses.dataclass
 class DistillResult:
-    """What a distillation run produced."""
+    """What a distillation run produced.
 
-    student_path: pathlib.Path
+    On a worker that is not the chief of a multi-worker run, nothing is written:
+    ``student_path`` is None and ``auc`` is empty; ``weights_sha256`` (the fingerprint of the
+    student's weights at the end of training) is set on every worker, so their agreement can be
+    checked.
+    """
+
+    student_path: pathlib.Path | None
     epochs_run: int
     best_epoch: int | None
     best_val_loss: float
     auc: dict
     precision: str
     seconds: float
+    weights_sha256: str = ""
+    is_chief: bool = True
 
 
 def _count_tracks(data_dir: pathlib.Path, split: str, files: list[str]) -> int:
@@ -92,10 +106,55 @@ def collect_logits(student, dataset):
     return np.concatenate(teacher), np.concatenate(predicted), np.asarray(ids)
 
 
+def weights_fingerprint(model) -> str:
+    """SHA-256 of a model's weights (float32 bytes, in weight order): equal weights, equal digest."""
+    import hashlib
+
+    import keras
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = keras.ops.convert_to_numpy(weight.value)
+        digest.update(np.ascontiguousarray(value, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
 def _save_logits(path: pathlib.Path, track_ids, teacher_logits, student_logits) -> None:
     import numpy as np
 
     np.savez(path, track_id=track_ids, teacher=teacher_logits, student=student_logits)
+
+
+def _build_distiller(experiment: config_lib.ExperimentConfig, steps_per_epoch: int):
+    """The compiled `Distiller` around a new student (call it inside the strategy's scope)."""
+    import keras
+
+    from kerasemo import training
+    from kerasemo.models import Distiller, VGGMStudent
+
+    settings = experiment.distill
+    student = VGGMStudent(
+        input_bins=257,
+        mirror_input=experiment.frontend.mirror,
+        conv_filters=experiment.student.conv_filters,
+        fc6_units=experiment.student.fc6_units,
+        fc7_units=experiment.student.fc7_units,
+    )
+    distiller = Distiller(
+        student,
+        temperature=settings.temperature,
+        convention=settings.loss,
+        weight_decay=training.authors_weight_decay(settings.weight_decay, settings.batch_size),
+    )
+    schedule = training.log_spaced_schedule(
+        training.authors_learning_rate(settings.learning_rate_start, settings.batch_size),
+        training.authors_learning_rate(settings.learning_rate_end, settings.batch_size),
+        settings.epochs,
+        steps_per_epoch,
+    )
+    distiller.compile(optimizer=keras.optimizers.SGD(schedule, momentum=settings.momentum))
+    return distiller
 
 
 def run_distillation(
@@ -105,6 +164,7 @@ def run_distillation(
     *,
     verbose: int | str = "auto",
     extra_callbacks: list | None = None,
+    strategy=None,
 ) -> DistillResult:
     """Trains the student on the shards in `data_dir` and evaluates it; writes into `out_dir`.
 
@@ -113,26 +173,33 @@ def run_distillation(
         data_dir: folder with ``train-*``, ``heard_val-*`` and ``unheard_val-*`` shards.
         out_dir: run directory (created; reused to resume an interrupted run).
         verbose: Keras progress-bar setting.
-        extra_callbacks: more Keras callbacks (appended after the run's own).
+        extra_callbacks: more Keras callbacks (appended after the run's own; chief only).
+        strategy: a `tf.distribute.Strategy` (`kerasemo.distribute.make_strategy`); default:
+            TensorFlow's default strategy. ``distill.batch_size`` is the global batch; in a
+            multi-worker run every worker reads its own training shard files and only the chief
+            writes into `out_dir` and evaluates (`kerasemo.distribute`).
 
     Returns:
         A `DistillResult`.
 
     Raises:
         FileNotFoundError: when a split has no shards.
-        ValueError: when there are fewer training tracks than one batch.
+        ValueError: when there are fewer training tracks than one batch, or the batch or the
+            shard files cannot be split over the replicas and workers.
     """
     import keras
 
-    from kerasemo import training
+    from kerasemo import distribute, training
     from kerasemo.data import pipeline
     from kerasemo.evaluation.auc import auc_markdown, emotion_auc
-    from kerasemo.models import Distiller, VGGMStudent
 
     start = time.time()
+    strategy = strategy or distribute.make_strategy("default")
+    role = distribute.worker_role(strategy)
     data_dir, out_dir = pathlib.Path(data_dir), pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_lib.save_config(experiment, out_dir)
+    if role.is_chief:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        config_lib.save_config(experiment, out_dir)
     settings = experiment.distill
     keras.utils.set_random_seed(experiment.seed)
 
@@ -151,55 +218,54 @@ def run_distillation(
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
-        student = VGGMStudent(
-            input_bins=257,
-            mirror_input=experiment.frontend.mirror,
-            conv_filters=experiment.student.conv_filters,
-            fc6_units=experiment.student.fc6_units,
-            fc7_units=experiment.student.fc7_units,
-        )
-        distiller = Distiller(
-            student,
-            temperature=settings.temperature,
-            convention=settings.loss,
-            weight_decay=training.authors_weight_decay(settings.weight_decay, settings.batch_size),
-        )
-        schedule = training.log_spaced_schedule(
-            training.authors_learning_rate(settings.learning_rate_start, settings.batch_size),
-            training.authors_learning_rate(settings.learning_rate_end, settings.batch_size),
-            settings.epochs,
-            steps_per_epoch,
-        )
-        distiller.compile(optimizer=keras.optimizers.SGD(schedule, momentum=settings.momentum))
+        with strategy.scope():
+            distiller = distribute.prepare_for_fit(
+                _build_distiller(experiment, steps_per_epoch), strategy
+            )
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
     frames = experiment.frames
-    train_ds = pipeline.training_dataset(
-        train_files,
-        batch_size=settings.batch_size,
-        crop_frames=experiment.frontend.crop_frames,
-        pooling=frames.pooling,
-        fps=frames.video_fps,
-        frame_stride=frames.frame_stride,
-        seed=experiment.seed,
-        shuffle_buffer=settings.shuffle_buffer,
-        repeat=True,
+
+    def make_training_dataset(files, batch_size, pipeline_id):
+        return pipeline.training_dataset(
+            files,
+            batch_size=batch_size,
+            crop_frames=experiment.frontend.crop_frames,
+            pooling=frames.pooling,
+            fps=frames.video_fps,
+            frame_stride=frames.frame_stride,
+            seed=experiment.seed + pipeline_id,
+            shuffle_buffer=settings.shuffle_buffer,
+            repeat=True,
+        )
+
+    try:
+        train_ds = distribute.distribute_training_dataset(
+            strategy, train_files, make_training_dataset, global_batch_size=settings.batch_size
+        )
+    except distribute.StrategyError as err:
+        raise ValueError(str(err)) from None
+    val_ds = distribute.replicate_dataset(
+        pipeline.validation_dataset(select_files, pooling=frames.pooling)
     )
-    val_ds = pipeline.validation_dataset(select_files, pooling=frames.pooling)
     best = training.SaveBestStudent(out_dir / "student.keras", monitor="val_loss")
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
-        best,
-        keras.callbacks.CSVLogger(str(out_dir / "distiller_history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(out_dir / "logs"), write_graph=False),
-    ] + list(extra_callbacks or [])
+    callbacks = [distribute.WorkerBackupAndRestore(str(out_dir / "backup"), chief=role.is_chief)]
+    if role.is_chief:
+        callbacks += [
+            best,
+            keras.callbacks.CSVLogger(str(out_dir / "distiller_history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(out_dir / "logs"), write_graph=False),
+        ] + list(extra_callbacks or [])
     logger.info(
-        "distilling: %d training tracks, %d steps/epoch x %d epochs, batch %d, precision %s",
+        "distilling: %d training tracks, %d steps/epoch x %d epochs, global batch %d over %d "
+        "replica(s) (%s), precision %s",
         num_train,
         steps_per_epoch,
         settings.epochs,
         settings.batch_size,
+        strategy.num_replicas_in_sync,
+        role.describe(),
         precision,
     )
     with warnings.catch_warnings():
@@ -216,6 +282,20 @@ def run_distillation(
             shuffle=False,  # the pipeline shuffles
         )
 
+    fingerprint = weights_fingerprint(distiller.student)
+    logger.info("final student weights sha256 %s (%s)", fingerprint, role.describe())
+    if not role.is_chief:
+        return DistillResult(
+            student_path=None,
+            epochs_run=len(history.history.get("loss", [])),
+            best_epoch=None,
+            best_val_loss=math.nan,
+            auc={},
+            precision=precision,
+            seconds=time.time() - start,
+            weights_sha256=fingerprint,
+            is_chief=False,
+        )
     best_student = keras.saving.load_model(out_dir / "student.keras")
     reports = {}
     for split in ("heard_val", "unheard_val"):
@@ -247,6 +327,7 @@ def run_distillation(
         auc=auc,
         precision=precision,
         seconds=time.time() - start,
+        weights_sha256=fingerprint,
     )
 
 
@@ -274,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
         help="override distill.precision (auto: mixed_float16 on a GPU, float32 on CPU)",
     )
+    distribute.add_strategy_argument(parser)
     embedded = parser.add_argument_group("embedded default (no --data)")
     embedded.add_argument(
         "--corpus",
@@ -300,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.data is None and args.strategy != "default":
+        raise SystemExit(
+            f"error: --strategy {args.strategy} needs --data (shards built beforehand); the "
+            "embedded default runs on one device."
+        )
+    try:
+        # First: a multi-worker strategy must exist before TensorFlow runs anything.
+        strategy = distribute.make_strategy(args.strategy)
+    except distribute.StrategyError as err:
+        raise SystemExit(f"error: {err}") from None
     overrides = list(args.overrides)
     if args.precision:
         overrides.append(f"distill.precision={args.precision}")
@@ -324,14 +416,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = args.out or DEFAULT_OUT
     try:
-        result = run_distillation(experiment, args.data, out)
+        result = run_distillation(experiment, args.data, out, strategy=strategy)
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
+    if not result.is_chief:
+        print(
+            f"worker finished {result.epochs_run} epochs in {result.seconds:.0f} s; final student "
+            f"weights sha256 {result.weights_sha256} (the chief writes the outputs)"
+        )
+        return 0
     print((out / "auc.md").read_text())
     print(
         f"student: {result.student_path} (best epoch {result.best_epoch}, val loss "
         f"{result.best_val_loss:.4f}); {result.epochs_run} epochs in {result.seconds:.0f} s, "
-        f"precision {result.precision}"
+        f"precision {result.precision}; final weights sha256 {result.weights_sha256}"
     )
     return 0
 

@@ -7,7 +7,9 @@ teacher's pooled logits from each batch: batches are ``(student_input, teacher_l
 
 It overrides `compute_loss` (not `train_step`), so Keras' own training loop, distribution
 strategies and mixed-precision loss scaling apply unchanged. The distillation loss is computed in
-float32 whatever the dtype policy.
+float32 whatever the dtype policy. Under a `tf.distribute` strategy with N replicas in sync, the
+returned loss is divided by N (as Keras' own losses do), so the gradients summed across replicas
+are those of the mean over the global batch.
 
 Weight decay is the authors' form (MatConvNet): an L2 term ``0.5 * decay * ||w||**2`` on the
 convolution kernels added to the training loss, so its gradient ``decay * w`` goes through SGD's
@@ -34,6 +36,20 @@ import keras
 from keras import ops
 
 from kerasemo.models.losses import CONVENTIONS, distillation_loss
+
+
+def _replica_share(value):
+    """`value / N` under a TensorFlow distribution strategy with N replicas in sync, else `value`.
+
+    Replica gradients are summed, so each replica contributes its batch-mean loss divided by N
+    (what Keras' built-in losses do); the logged loss is multiplied back by Keras.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value if replicas == 1 else value * (1.0 / replicas)
 
 
 def _static_shape(x):
@@ -167,7 +183,7 @@ class Distiller(keras.Model):
         self.agreement_tracker.update_state(agreement)
         if training and self.weight_decay > 0:
             loss = loss + self._weight_decay_loss()
-        return loss
+        return _replica_share(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         results = super().compute_metrics(x, y, y_pred, sample_weight)

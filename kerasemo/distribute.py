@@ -1,0 +1,366 @@
+"""Training on several devices and machines with `tf.distribute`.
+
+The training stages (`distill`, `train_teacher`) take ``--strategy``:
+
+- ``default``: TensorFlow's default strategy (one device: the first GPU, else the CPU).
+- ``mirrored``: `tf.distribute.MirroredStrategy`, synchronous data parallelism over every GPU of
+  this machine (one replica per GPU; on a machine without GPUs, one CPU replica).
+- ``multi_worker``: `tf.distribute.MultiWorkerMirroredStrategy` over several machines, each one
+  running the same command with its own ``TF_CONFIG`` (the cluster and the task of this process):
+
+  ```
+  TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
+              "task": {"type": "worker", "index": 0}}'
+  ```
+
+  The strategy must be created before TensorFlow runs anything else, so the entry points create
+  it first (`make_strategy`).
+
+**Batch and learning rate.** The configured batch size is the **global** batch: each of the N
+replicas in sync gets ``batch / N`` examples, every replica's loss is scaled by ``1 / N`` and the
+gradients are summed across replicas, so one step on N replicas is one step on the global batch
+on one device. The same configuration therefore gives the same optimisation whatever the number
+of replicas. Raise the batch to keep more replicas busy; the distillation stage then scales its
+learning rate linearly on its own (it follows the authors' summed loss: the rate per example is
+fixed, `kerasemo.training.authors_learning_rate`), while the teacher's configured rates apply
+to its batch-mean loss as written (scale them with the batch yourself).
+
+**Input.** Each worker reads its own subset of the training shard files (file ``i`` goes to
+input pipeline ``i mod P``, `shard_files_for_pipeline`) through
+`tf.distribute.Strategy.distribute_datasets_from_function`, with its own crop seed. Validation
+sets are small and of variable length; every worker reads all of it (`replicate_dataset`), so
+every replica ends an evaluation at the same step and the averaged loss is exactly the
+single-device one.
+
+**Outputs.** Only the chief (``chief`` task, else ``worker`` 0) writes checkpoints, logs and the
+final model (`is_chief`); the other workers train in lock-step and exit. Resuming an interrupted
+multi-worker run needs the run folder on a filesystem every worker can read: every worker
+restores the chief's backup (`WorkerBackupAndRestore`).
+
+Example:
+
+```python
+from kerasemo import distribute
+
+strategy = distribute.make_strategy("mirrored")
+with strategy.scope():
+    model = make_model()
+    model.compile(...)
+train = distribute.distribute_training_dataset(
+    strategy, files, lambda files, batch, index: make_dataset(files, batch, seed=index),
+    global_batch_size=64,
+)
+model.fit(train, callbacks=[...] + (chief_callbacks if distribute.is_chief(strategy) else []))
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+
+import keras
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+STRATEGY_HELP = (
+    "tf.distribute strategy: default (one device), mirrored (all GPUs of this machine), "
+    "multi_worker (several machines, each run with its own TF_CONFIG). The batch size is the "
+    "global batch across all replicas; only the chief writes outputs."
+)
+
+
+class StrategyError(ValueError):
+    """A strategy cannot be built or used as asked (bad name, missing ``TF_CONFIG``, too few files)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerRole:
+    """This process's place in the cluster.
+
+    Attributes:
+        task_type: ``"chief"``, ``"worker"`` or None (no cluster).
+        task_id: index of the task within its type (0 without a cluster).
+        num_workers: processes taking part in training (1 without a cluster).
+        is_chief: whether this process writes the outputs.
+    """
+
+    task_type: str | None
+    task_id: int
+    num_workers: int
+    is_chief: bool
+
+    def describe(self) -> str:
+        if self.task_type is None:
+            return "single process"
+        return f"{self.task_type} {self.task_id} of {self.num_workers} workers" + (
+            " (chief)" if self.is_chief else ""
+        )
+
+
+def _parse_tf_config() -> dict:
+    raw = os.environ.get("TF_CONFIG", "")
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise StrategyError(
+            f"TF_CONFIG is not valid JSON ({err}); received {raw[:200]!r}. Expected e.g. "
+            '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
+            '"task": {"type": "worker", "index": 0}}.'
+        ) from None
+    if not isinstance(parsed, dict):
+        raise StrategyError(f"TF_CONFIG must be a JSON object; received {raw[:200]!r}.")
+    return parsed
+
+
+def make_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """Builds the named strategy (call it before any other TensorFlow work in the process).
+
+    Args:
+        name: one of `STRATEGIES`.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        StrategyError: for an unknown name, or ``multi_worker`` without a usable ``TF_CONFIG``.
+
+    Example:
+
+    >>> make_strategy("default").num_replicas_in_sync
+    1
+    """
+    if name not in STRATEGIES:
+        raise StrategyError(f"strategy must be one of {', '.join(STRATEGIES)}; received {name!r}.")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    config = _parse_tf_config()
+    cluster, task = config.get("cluster") or {}, config.get("task") or {}
+    if not cluster or "type" not in task or "index" not in task:
+        raise StrategyError(
+            "--strategy multi_worker needs TF_CONFIG naming the cluster and this process's task, "
+            'e.g. TF_CONFIG=\'{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
+            '"task": {"type": "worker", "index": 0}}\' on the first machine (index 1 on the '
+            f"second); received TF_CONFIG={os.environ.get('TF_CONFIG', '')!r}."
+        )
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as err:
+        raise StrategyError(
+            f"MultiWorkerMirroredStrategy could not start ({err}). It must be created before "
+            "TensorFlow runs any operation in the process."
+        ) from None
+
+
+def worker_role(strategy: tf.distribute.Strategy | None = None) -> WorkerRole:
+    """Who this process is in `strategy`'s cluster (a lone process is its own chief).
+
+    Example:
+
+    >>> worker_role(make_strategy("default")).is_chief
+    True
+    """
+    resolver = getattr(strategy, "cluster_resolver", None) if strategy is not None else None
+    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not spec:
+        return WorkerRole(task_type=None, task_id=0, num_workers=1, is_chief=True)
+    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+    num_workers = len(spec.get("chief", [])) + len(spec.get("worker", []))
+    chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and "chief" not in spec)
+    return WorkerRole(task_type=task_type, task_id=task_id, num_workers=num_workers, is_chief=chief)
+
+
+def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
+    """Whether this process writes checkpoints, logs and the final model."""
+    return worker_role(strategy).is_chief
+
+
+def per_replica_batch_size(strategy: tf.distribute.Strategy, global_batch_size: int) -> int:
+    """The examples each replica gets from a global batch; it must divide evenly.
+
+    Raises:
+        StrategyError: when `global_batch_size` is not a multiple of the replicas in sync.
+
+    Example:
+
+    >>> per_replica_batch_size(make_strategy("default"), 64)
+    64
+    """
+    replicas = strategy.num_replicas_in_sync
+    if global_batch_size < replicas or global_batch_size % replicas:
+        raise StrategyError(
+            f"The global batch of {global_batch_size} does not split evenly over "
+            f"{replicas} replicas; choose a batch size that is a multiple of {replicas}."
+        )
+    return global_batch_size // replicas
+
+
+def shard_files_for_pipeline(files: Sequence[str], num_pipelines: int, pipeline_id: int) -> list[str]:
+    """The files input pipeline `pipeline_id` of `num_pipelines` reads (round-robin by file).
+
+    Raises:
+        StrategyError: when there are fewer files than pipelines (some worker would get none).
+
+    Example:
+
+    >>> shard_files_for_pipeline(["a", "b", "c", "d", "e"], 2, 1)
+    ['b', 'd']
+    """
+    files = list(files)
+    if len(files) < num_pipelines:
+        raise StrategyError(
+            f"{len(files)} shard file(s) cannot be split by file over {num_pipelines} workers: "
+            "every worker needs at least one. Rebuild the shards smaller (build_emovoxceleb "
+            "--shard-mb) so there are at least as many files as workers."
+        )
+    return files[pipeline_id::num_pipelines]
+
+
+def distribute_training_dataset(
+    strategy: tf.distribute.Strategy,
+    files: Sequence[str],
+    make_dataset: Callable[[list[str], int, int], tf.data.Dataset],
+    *,
+    global_batch_size: int,
+):
+    """A training dataset whose input pipelines each read their own subset of `files`.
+
+    Args:
+        strategy: the training strategy.
+        files: all training shard files.
+        make_dataset: ``make_dataset(files, per_replica_batch_size, pipeline_id)`` returns one
+            pipeline's batched dataset (use `pipeline_id` to vary its random seed).
+        global_batch_size: examples per step across all replicas.
+
+    Returns:
+        The dataset itself under a single-replica, single-worker strategy (nothing to
+        distribute), else a `tf.distribute.DistributedDataset` that `Model.fit` accepts.
+
+    Raises:
+        StrategyError: from `per_replica_batch_size` and `shard_files_for_pipeline`.
+    """
+    per_replica = per_replica_batch_size(strategy, global_batch_size)
+    role = worker_role(strategy)
+    if strategy.num_replicas_in_sync == 1 and role.num_workers == 1:
+        return make_dataset(list(files), per_replica, 0)
+    shard_files_for_pipeline(files, role.num_workers, 0)  # fail early, with the message
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        own = shard_files_for_pipeline(
+            files, context.num_input_pipelines, context.input_pipeline_id
+        )
+        dataset = make_dataset(own, per_replica, context.input_pipeline_id)
+        options = tf.data.Options()
+        # The files are already split by hand; the strategy must not split them again.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return dataset.with_options(options)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def replicate_dataset(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Marks a dataset to be read whole by every worker (no auto-sharding): for validation sets.
+
+    Every worker then takes the same number of steps (nothing to pad when a worker runs out
+    early) and the averaged metrics equal the single-worker ones.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options)
+
+
+def prepare_for_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> keras.Model:
+    """Lets `model.fit` start under a multi-worker strategy (a Keras 3 bug's workaround).
+
+    Before the first epoch, Keras 3's TensorFlow trainer takes one batch and averages it across
+    replicas with `Strategy.reduce`, only to learn the input shapes for building the model. Under
+    `MultiWorkerMirroredStrategy` with several workers that reduce fails on an ``(x, y)`` batch
+    ("Attempt to convert a value (PerReplica ...) to a Tensor"; keras-team/keras#20585, open as
+    of Keras 3.15). Shapes are all that is needed, so for such a strategy this builds from this
+    worker's own part of the batch instead. Then, after every step, Keras averages the logged
+    values with ``Strategy.reduce("MEAN", value, axis=0)``, which fails on their scalars under
+    the same strategy; so the model's `train_step` and `test_step` return their values with a
+    leading axis of length 1, which that reduce averages across the workers back to scalars.
+    Other strategies are left alone.
+
+    Args:
+        model: a compiled Keras model created under `strategy.scope()`.
+        strategy: the training strategy.
+
+    Returns:
+        `model` (patched in place for a multi-worker strategy).
+    """
+    if worker_role(strategy).num_workers < 2:
+        return model
+
+    def symbolic_build_from_local_batch(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0]
+                    if isinstance(value, tf.distribute.DistributedValues)
+                    else value,
+                    next(batches),
+                )
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    def with_leading_axis(step):
+        def step_with_leading_axis(data):
+            return tf.nest.map_structure(lambda value: tf.reshape(value, [1]), step(data))
+
+        return step_with_leading_axis
+
+    model._maybe_symbolic_build = symbolic_build_from_local_batch
+    model.train_step = with_leading_axis(model.train_step)
+    model.test_step = with_leading_axis(model.test_step)
+    return model
+
+
+class WorkerBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` for several workers: all restore, the chief alone saves.
+
+    Every worker reads the backup at the start of training (so all resume at the same epoch with
+    the same weights; the folder must be readable by every worker), but only the chief writes
+    or deletes it.
+
+    Args:
+        backup_dir: the backup folder.
+        chief: whether this process is the chief (`is_chief`).
+        **kwargs: passed to `keras.callbacks.BackupAndRestore`.
+
+    Example:
+
+    ```python
+    WorkerBackupAndRestore("runs/distill/backup", chief=distribute.is_chief(strategy))
+    ```
+    """
+
+    def __init__(self, backup_dir, *, chief: bool = True, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.chief = bool(chief)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.chief:
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.chief:
+            super().on_train_batch_end(batch, logs)
+
+    def on_train_end(self, logs=None):
+        if self.chief:
+            super().on_train_end(logs)
+
+
+def add_strategy_argument(parser) -> None:
+    """Adds ``--strategy`` (choices `STRATEGIES`, default ``default``) to an argparse parser."""
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default", help=STRATEGY_HELP)

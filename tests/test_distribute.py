@@ -1,0 +1,261 @@
+"""Training with tf.distribute: strategies, roles, input splitting, loss scaling, two workers.
+
+The multi-device and multi-worker runs happen in fresh Python processes: logical devices and
+collective ops must be configured before TensorFlow starts, which it already has in this one.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import types
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasemo import distribute
+from kerasemo.data import pipeline
+from kerasemo.experiments import distill
+from kerasemo.models.losses import distillation_loss
+from shard_fixtures import write_shards
+
+TINY = [
+    "student.conv_filters=[4, 8, 8, 8, 8]",
+    "student.fc6_units=16",
+    "student.fc7_units=8",
+    "frontend.crop_frames=100",
+    "distill.batch_size=4",
+    "distill.learning_rate_start=1e-3",
+    "distill.learning_rate_end=1e-4",
+]
+WORKER_TIMEOUT_S = 420
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    """8 training tracks in 2 files (one per worker), 6 + 6 validation tracks."""
+    folder = tmp_path_factory.mktemp("shards")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 8), ("heard_val", 6), ("unheard_val", 6)):
+        tracks = []
+        for i in range(count):
+            logits = rng.standard_normal((12, 8)).astype(np.float32)
+            logits[:, i % 5] += 4.0
+            tracks.append((150 + 40 * i, logits))
+        write_shards(folder, tracks, split=split, per_shard=4)
+    return folder
+
+
+def _child_env(**extra):
+    env = dict(os.environ)
+    env.pop("TF_CONFIG", None)
+    env.update(KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(__file__)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
+    env.update(extra)
+    return env
+
+
+# --- strategies and roles -------------------------------------------------------------------
+
+
+def test_make_strategy_rejects_unknown_names_and_missing_cluster(monkeypatch):
+    with pytest.raises(distribute.StrategyError, match="one of default, mirrored, multi_worker"):
+        distribute.make_strategy("tpu")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(distribute.StrategyError, match="needs TF_CONFIG"):
+        distribute.make_strategy("multi_worker")
+    monkeypatch.setenv("TF_CONFIG", "{cluster: oops")
+    with pytest.raises(distribute.StrategyError, match="not valid JSON"):
+        distribute.make_strategy("multi_worker")
+
+
+def test_default_strategy_is_a_single_chief():
+    strategy = distribute.make_strategy("default")
+    role = distribute.worker_role(strategy)
+    assert strategy.num_replicas_in_sync == 1
+    assert role == distribute.WorkerRole(None, 0, 1, True)
+    assert role.describe() == "single process"
+
+
+@pytest.mark.parametrize(
+    "cluster, task_type, task_id, chief",
+    [
+        ({"worker": ["a:1", "b:1"]}, "worker", 0, True),
+        ({"worker": ["a:1", "b:1"]}, "worker", 1, False),
+        ({"chief": ["c:1"], "worker": ["a:1", "b:1"]}, "chief", 0, True),
+        ({"chief": ["c:1"], "worker": ["a:1", "b:1"]}, "worker", 0, False),
+    ],
+)
+def test_worker_role_follows_the_cluster(cluster, task_type, task_id, chief):
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id
+    )
+    role = distribute.worker_role(types.SimpleNamespace(cluster_resolver=resolver))
+    assert role.is_chief is chief
+    assert role.num_workers == sum(len(hosts) for hosts in cluster.values())
+    assert (task_type, task_id) == (role.task_type, role.task_id)
+
+
+def test_files_and_batches_split_evenly_or_fail_with_advice():
+    files = [f"train-{i:05d}-of-00005.tfrecord" for i in range(5)]
+    parts = [distribute.shard_files_for_pipeline(files, 2, i) for i in range(2)]
+    assert sorted(parts[0] + parts[1]) == files and not set(parts[0]) & set(parts[1])
+    with pytest.raises(distribute.StrategyError, match="--shard-mb"):
+        distribute.shard_files_for_pipeline(files[:1], 2, 0)
+    mirrored = types.SimpleNamespace(num_replicas_in_sync=4)
+    assert distribute.per_replica_batch_size(mirrored, 64) == 16
+    with pytest.raises(distribute.StrategyError, match="multiple of 4"):
+        distribute.per_replica_batch_size(mirrored, 30)
+
+
+def test_non_chief_backup_restores_but_never_writes(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), np.float32), np.zeros((8, 2), np.float32)
+    backup = tmp_path / "backup"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[
+        distribute.WorkerBackupAndRestore(str(backup), chief=False)])
+    assert not backup.exists()
+    chief = distribute.WorkerBackupAndRestore(str(backup), chief=True, delete_checkpoint=False)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[chief])
+    saved = sorted(p.name for p in backup.iterdir())
+    # A worker restarted after the chief's epoch 2 resumes there: no epoch left to run.
+    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[
+        distribute.WorkerBackupAndRestore(str(backup), chief=False)])
+    assert history.history == {} or not history.history.get("loss")
+    assert sorted(p.name for p in backup.iterdir()) == saved
+
+
+# --- several replicas on one machine --------------------------------------------------------
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from kerasemo.config import apply_overrides, load_config
+    from kerasemo.experiments import distill
+    from kerasemo.models import Distiller
+
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    # One SGD step on the same global batch: 2 replicas must move the weights as 1 device does.
+    def one_step(strategy):
+        keras.utils.set_random_seed(1)
+        with strategy.scope():
+            student = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8)])
+            model = Distiller(student, temperature=2.0, weight_decay=0.01)
+            model.compile(optimizer=keras.optimizers.SGD(0.5))
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((4, 6)).astype("float32")
+        t = rng.standard_normal((4, 8)).astype("float32")
+        data = tf.data.Dataset.from_tensor_slices((x, t)).batch(4)
+        model.fit(data, epochs=1, verbose=0, shuffle=False)
+        return [w.numpy().tolist() for w in student.weights]
+
+    single = one_step(tf.distribute.get_strategy())
+    double = one_step(two)
+    gap = max(float(np.abs(np.subtract(a, b)).max()) for a, b in zip(single, double))
+
+    experiment = apply_overrides(load_config("demo"), json.loads(sys.argv[3]))
+    result = distill.run_distillation(experiment, sys.argv[1], sys.argv[2], verbose=0, strategy=two)
+    print("RESULT " + json.dumps({"gap": gap, "replicas": two.num_replicas_in_sync,
+                                  "epochs": result.epochs_run, "auc": result.auc}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_mirrored_two_replicas_train_like_one_device_and_write_the_run(shards, tmp_path):
+    out = tmp_path / "mirrored"
+    overrides = TINY + ["distill.epochs=2"]
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(shards), str(out), json.dumps(overrides)],
+        env=_child_env(), capture_output=True, text=True, timeout=WORKER_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["replicas"] == 2 and result["epochs"] == 2
+    # Replica losses are scaled by 1/2 before the summed all-reduce: no doubled step.
+    assert result["gap"] < 1e-6
+    # Validation batches of odd sizes (6 tracks, buckets) split over 2 replicas still evaluate.
+    assert result["auc"]["unheard_val"]["num_tracks"] == 6
+    assert (out / "student.keras").exists() and (out / "auc.json").exists()
+
+
+# --- two workers on loopback ----------------------------------------------------------------
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@pytest.mark.slow
+def test_two_workers_train_in_lock_step_and_only_the_chief_writes(shards, tmp_path):
+    hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    outs = [tmp_path / f"worker{index}" for index in range(2)]
+    workers = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        argv = [sys.executable, "-m", "kerasemo.experiments.distill", "--data", str(shards),
+                "--out", str(outs[index]), "--strategy", "multi_worker", "--set", "distill.epochs=1"]
+        for override in TINY:
+            argv += ["--set", override]
+        workers.append(subprocess.Popen(
+            argv, env=_child_env(TF_CONFIG=json.dumps(tf_config)),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))
+    logs = []
+    try:
+        for worker in workers:
+            logs.append(worker.communicate(timeout=WORKER_TIMEOUT_S)[0])
+    finally:
+        for worker in workers:
+            worker.kill()
+    for index, (worker, log) in enumerate(zip(workers, logs)):
+        assert worker.returncode == 0, f"worker {index} failed:\n{log[-4000:]}"
+
+    digests = [set(re.findall(r"weights sha256 ([0-9a-f]{64})", log)) for log in logs]
+    assert all(len(found) == 1 for found in digests), [log[-3000:] for log in logs]
+    assert digests[0] == digests[1], "the workers ended with different weights"
+    assert "2 workers (chief)" in logs[0] and "worker 1 of 2 workers" in logs[1]
+
+    # The chief wrote the run; the other worker wrote nothing at all.
+    assert not outs[1].exists()
+    for name in ("student.keras", "auc.json", "distiller_history.csv", "config.toml"):
+        assert (outs[0] / name).exists(), name
+    saved = keras.saving.load_model(outs[0] / "student.keras")
+    assert {distill.weights_fingerprint(saved)} == digests[0]  # one epoch: best = final
+    # Both workers read the whole validation set: the logged loss is the one-device loss.
+    logged = json.loads((outs[0] / "student.keras.json").read_text())["best"]
+    teacher, student, _ = distill.collect_logits(
+        saved, pipeline.validation_dataset(pipeline.shard_files(shards, "unheard_val"), with_ids=True)
+    )
+    expected = distillation_loss(teacher_logits=teacher, student_logits=student, temperature=2.0)
+    assert logged == pytest.approx(float(np.mean(expected)), rel=1e-5)
+
+
+def test_cli_explains_strategy_mistakes(shards, monkeypatch, tmp_path):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(SystemExit, match="needs TF_CONFIG"):
+        distill.main(["--data", str(shards), "--out", str(tmp_path / "a"), "--strategy", "multi_worker"])
+    with pytest.raises(SystemExit, match="needs --data"):
+        distill.main(["--strategy", "mirrored"])
+    assert not (tmp_path / "a").exists()
