@@ -57,11 +57,13 @@ model.fit(train, callbacks=[...] + (chief_callbacks if distribute.is_chief(strat
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -223,6 +225,43 @@ def shard_files_for_pipeline(files: Sequence[str], num_pipelines: int, pipeline_
     return files[pipeline_id::num_pipelines]
 
 
+def distribute_dataset(
+    strategy: tf.distribute.Strategy,
+    make_dataset: Callable[[int, int, int], tf.data.Dataset],
+    *,
+    global_batch_size: int,
+):
+    """A training dataset built once per input pipeline (one per worker), for `Model.fit`.
+
+    Args:
+        strategy: the training strategy.
+        make_dataset: ``make_dataset(per_replica_batch_size, pipeline_id, num_pipelines)``
+            returns that pipeline's batched dataset: its own part of the data, and its own
+            random seed (from `pipeline_id`). Every pipeline must yield at least as many batches
+            as the steps of an epoch (repeat it and give ``steps_per_epoch``).
+        global_batch_size: examples per step across all replicas.
+
+    Returns:
+        The dataset itself under a single-replica, single-worker strategy (nothing to
+        distribute), else a `tf.distribute.DistributedDataset`.
+
+    Raises:
+        StrategyError: from `per_replica_batch_size`.
+    """
+    per_replica = per_replica_batch_size(strategy, global_batch_size)
+    if strategy.num_replicas_in_sync == 1 and worker_role(strategy).num_workers == 1:
+        return make_dataset(per_replica, 0, 1)
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        dataset = make_dataset(per_replica, context.input_pipeline_id, context.num_input_pipelines)
+        options = tf.data.Options()
+        # The data is already split by hand; the strategy must not split it again.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return dataset.with_options(options)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
 def distribute_training_dataset(
     strategy: tf.distribute.Strategy,
     files: Sequence[str],
@@ -230,7 +269,7 @@ def distribute_training_dataset(
     *,
     global_batch_size: int,
 ):
-    """A training dataset whose input pipelines each read their own subset of `files`.
+    """`distribute_dataset` for sharded data: each input pipeline reads its own shard files.
 
     Args:
         strategy: the training strategy.
@@ -239,30 +278,17 @@ def distribute_training_dataset(
             pipeline's batched dataset (use `pipeline_id` to vary its random seed).
         global_batch_size: examples per step across all replicas.
 
-    Returns:
-        The dataset itself under a single-replica, single-worker strategy (nothing to
-        distribute), else a `tf.distribute.DistributedDataset` that `Model.fit` accepts.
-
     Raises:
         StrategyError: from `per_replica_batch_size` and `shard_files_for_pipeline`.
     """
-    per_replica = per_replica_batch_size(strategy, global_batch_size)
-    role = worker_role(strategy)
-    if strategy.num_replicas_in_sync == 1 and role.num_workers == 1:
-        return make_dataset(list(files), per_replica, 0)
-    shard_files_for_pipeline(files, role.num_workers, 0)  # fail early, with the message
-
-    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        own = shard_files_for_pipeline(
-            files, context.num_input_pipelines, context.input_pipeline_id
-        )
-        dataset = make_dataset(own, per_replica, context.input_pipeline_id)
-        options = tf.data.Options()
-        # The files are already split by hand; the strategy must not split them again.
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        return dataset.with_options(options)
-
-    return strategy.distribute_datasets_from_function(dataset_fn)
+    shard_files_for_pipeline(files, worker_role(strategy).num_workers, 0)  # fail early and clearly
+    return distribute_dataset(
+        strategy,
+        lambda batch, index, count: make_dataset(
+            shard_files_for_pipeline(files, count, index), batch, index
+        ),
+        global_batch_size=global_batch_size,
+    )
 
 
 def replicate_dataset(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -276,28 +302,61 @@ def replicate_dataset(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def prepare_for_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> keras.Model:
-    """Lets `model.fit` start under a multi-worker strategy (a Keras 3 bug's workaround).
+def _synchronize_batch_norm(model: keras.Model) -> int:
+    """Turns on cross-replica batch statistics in every `BatchNormalization` layer of `model`.
 
-    Before the first epoch, Keras 3's TensorFlow trainer takes one batch and averages it across
-    replicas with `Strategy.reduce`, only to learn the input shapes for building the model. Under
-    `MultiWorkerMirroredStrategy` with several workers that reduce fails on an ``(x, y)`` batch
-    ("Attempt to convert a value (PerReplica ...) to a Tensor"; keras-team/keras#20585, open as
-    of Keras 3.15). Shapes are all that is needed, so for such a strategy this builds from this
-    worker's own part of the batch instead. Then, after every step, Keras averages the logged
-    values with ``Strategy.reduce("MEAN", value, axis=0)``, which fails on their scalars under
-    the same strategy; so the model's `train_step` and `test_step` return their values with a
-    leading axis of length 1, which that reduce averages across the workers back to scalars.
-    Other strategies are left alone.
+    The layers then normalise with the statistics of the global batch, as on one device, and
+    update identical moving statistics on every replica. The setting is for training only: the
+    layers still serialise ``synchronized=False``, so saved models load on every backend.
+
+    Returns:
+        The number of layers changed.
+    """
+    changed = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized:
+            layer.synchronized = True
+            layer.get_config = _config_without_synchronization(layer.get_config)
+            changed += 1
+    return changed
+
+
+def _config_without_synchronization(get_config):
+    def config_for_saving():
+        return {**get_config(), "synchronized": False}
+
+    return config_for_saving
+
+
+def prepare_for_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> keras.Model:
+    """Makes `model.fit` under `strategy` train as one device would on the global batch.
+
+    With several replicas: batch normalisation uses the global batch's statistics (synchronised
+    across replicas, `keras.layers.BatchNormalization(synchronized=True)`), so a step on N
+    replicas equals a step on one device and every worker keeps the same moving statistics;
+    saved models keep the plain (unsynchronised) layer configuration.
+
+    With several workers it also works around two Keras 3 bugs of `fit` under
+    `MultiWorkerMirroredStrategy` (keras-team/keras#20585, open as of Keras 3.15). Before the
+    first epoch, Keras averages one batch across replicas with `Strategy.reduce` only to learn
+    the input shapes, which fails on an ``(x, y)`` batch ("Attempt to convert a value
+    (PerReplica ...) to a Tensor"); shapes are all that is needed, so this worker's own part of
+    the batch is used instead. After every step, Keras averages the logged values with
+    ``Strategy.reduce("MEAN", value, axis=0)``, which fails on their scalars; so `train_step`
+    and `test_step` return them with a leading axis of length 1, which that reduce averages
+    across the workers back to scalars.
 
     Args:
         model: a compiled Keras model created under `strategy.scope()`.
         strategy: the training strategy.
 
     Returns:
-        `model` (patched in place for a multi-worker strategy).
+        `model`, changed in place (unchanged on a single device).
     """
-    if worker_role(strategy).num_workers < 2:
+    role = worker_role(strategy)
+    if strategy.num_replicas_in_sync > 1 or role.num_workers > 1:
+        _synchronize_batch_norm(model)
+    if role.num_workers < 2:
         return model
 
     def symbolic_build_from_local_batch(iterator=None, data_batch=None):
@@ -359,6 +418,23 @@ class WorkerBackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_end(self, logs=None):
         if self.chief:
             super().on_train_end(logs)
+
+
+def weights_fingerprint(model: keras.Model) -> str:
+    """SHA-256 of a model's weights (float32 bytes, in weight order): workers that trained in
+    lock-step print the same digest.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="ones")])
+    >>> weights_fingerprint(model)[:12]
+    '5f2fa7795ceb'
+    """
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = keras.ops.convert_to_numpy(weight.value)
+        digest.update(np.ascontiguousarray(value, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 def add_strategy_argument(parser) -> None:

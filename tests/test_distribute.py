@@ -4,6 +4,7 @@ The multi-device and multi-worker runs happen in fresh Python processes: logical
 collective ops must be configured before TensorFlow starts, which it already has in this one.
 """
 
+import csv
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import types
+import zipfile
 
 import keras
 import numpy as np
@@ -22,6 +24,8 @@ from kerasemo import distribute
 from kerasemo.data import pipeline
 from kerasemo.experiments import distill
 from kerasemo.models.losses import distillation_loss
+from face_fixtures import TINY_TEACHER, pattern_faces
+from kerasemo.data.ferplus import write_ferplus
 from shard_fixtures import write_shards
 
 TINY = [
@@ -143,6 +147,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
+    from kerasemo import distribute
     from kerasemo.config import apply_overrides, load_config
     from kerasemo.experiments import distill
     from kerasemo.models import Distiller
@@ -153,9 +158,13 @@ MIRRORED_SCRIPT = textwrap.dedent(
     def one_step(strategy):
         keras.utils.set_random_seed(1)
         with strategy.scope():
-            student = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8)])
+            student = keras.Sequential([
+                keras.Input((6,)), keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                keras.layers.Dense(8),
+            ])
             model = Distiller(student, temperature=2.0, weight_decay=0.01)
             model.compile(optimizer=keras.optimizers.SGD(0.5))
+            distribute.prepare_for_fit(model, strategy)
         rng = np.random.default_rng(0)
         x = rng.standard_normal((4, 6)).astype("float32")
         t = rng.standard_normal((4, 8)).astype("float32")
@@ -186,11 +195,18 @@ def test_mirrored_two_replicas_train_like_one_device_and_write_the_run(shards, t
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT ", 1)[1])
     assert result["replicas"] == 2 and result["epochs"] == 2
-    # Replica losses are scaled by 1/2 before the summed all-reduce: no doubled step.
+    # Replica losses are scaled by 1/2 before the summed all-reduce (no doubled step) and batch
+    # norm uses the global batch: the weights, moving statistics included, match one device.
     assert result["gap"] < 1e-6
     # Validation batches of odd sizes (6 tracks, buckets) split over 2 replicas still evaluate.
     assert result["auc"]["unheard_val"]["num_tracks"] == 6
     assert (out / "student.keras").exists() and (out / "auc.json").exists()
+    # Synchronised batch norm is a training-time setting: the saved student loads anywhere.
+    config = json.loads(zipfile.ZipFile(out / "student.keras").read("config.json"))
+    assert '"synchronized": true' not in json.dumps(config)
+    norms = [layer for layer in keras.saving.load_model(out / "student.keras")._flatten_layers()
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and not any(layer.synchronized for layer in norms)
 
 
 # --- two workers on loopback ----------------------------------------------------------------
@@ -207,19 +223,15 @@ def _free_ports(count):
             s.close()
 
 
-@pytest.mark.slow
-def test_two_workers_train_in_lock_step_and_only_the_chief_writes(shards, tmp_path):
+def _run_two_workers(module, argv_of_worker):
+    """Runs ``python -m module`` as workers 0 and 1 of a loopback cluster; returns their logs."""
     hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    outs = [tmp_path / f"worker{index}" for index in range(2)]
     workers = []
     for index in range(2):
         tf_config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
-        argv = [sys.executable, "-m", "kerasemo.experiments.distill", "--data", str(shards),
-                "--out", str(outs[index]), "--strategy", "multi_worker", "--set", "distill.epochs=1"]
-        for override in TINY:
-            argv += ["--set", override]
         workers.append(subprocess.Popen(
-            argv, env=_child_env(TF_CONFIG=json.dumps(tf_config)),
+            [sys.executable, "-m", module, "--strategy", "multi_worker"] + argv_of_worker(index),
+            env=_child_env(TF_CONFIG=json.dumps(tf_config)),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))
     logs = []
@@ -231,10 +243,25 @@ def test_two_workers_train_in_lock_step_and_only_the_chief_writes(shards, tmp_pa
             worker.kill()
     for index, (worker, log) in enumerate(zip(workers, logs)):
         assert worker.returncode == 0, f"worker {index} failed:\n{log[-4000:]}"
+    return logs
 
+
+def _final_digests(logs):
     digests = [set(re.findall(r"weights sha256 ([0-9a-f]{64})", log)) for log in logs]
     assert all(len(found) == 1 for found in digests), [log[-3000:] for log in logs]
     assert digests[0] == digests[1], "the workers ended with different weights"
+    return digests[0]
+
+
+@pytest.mark.slow
+def test_two_workers_train_in_lock_step_and_only_the_chief_writes(shards, tmp_path):
+    outs = [tmp_path / f"worker{index}" for index in range(2)]
+    settings = [arg for override in TINY + ["distill.epochs=1"] for arg in ("--set", override)]
+    logs = _run_two_workers(
+        "kerasemo.experiments.distill",
+        lambda index: ["--data", str(shards), "--out", str(outs[index])] + settings,
+    )
+    digest = _final_digests(logs)
     assert "2 workers (chief)" in logs[0] and "worker 1 of 2 workers" in logs[1]
 
     # The chief wrote the run; the other worker wrote nothing at all.
@@ -242,7 +269,7 @@ def test_two_workers_train_in_lock_step_and_only_the_chief_writes(shards, tmp_pa
     for name in ("student.keras", "auc.json", "distiller_history.csv", "config.toml"):
         assert (outs[0] / name).exists(), name
     saved = keras.saving.load_model(outs[0] / "student.keras")
-    assert {distill.weights_fingerprint(saved)} == digests[0]  # one epoch: best = final
+    assert {distribute.weights_fingerprint(saved)} == digest  # one epoch: best = final
     # Both workers read the whole validation set: the logged loss is the one-device loss.
     logged = json.loads((outs[0] / "student.keras.json").read_text())["best"]
     teacher, student, _ = distill.collect_logits(
@@ -259,3 +286,26 @@ def test_cli_explains_strategy_mistakes(shards, monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="needs --data"):
         distill.main(["--strategy", "mirrored"])
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.slow
+def test_two_workers_train_the_teacher_and_only_the_chief_evaluates(tmp_path):
+    ferplus = tmp_path / "ferplus"
+    ferplus.mkdir()
+    write_ferplus(ferplus, *pattern_faces(200))
+    outs = [tmp_path / f"teacher{index}" for index in range(2)]
+    logs = _run_two_workers(
+        "kerasemo.experiments.train_teacher",
+        lambda index: ["--data", str(ferplus), "--out", str(outs[index]), "--epochs", "1",
+                       "--cache-dir", str(tmp_path / f"cache{index}"), "--verbose", "2",
+                       "--baseline-max-iter", "20"] + TINY_TEACHER,
+    )
+    digest = _final_digests(logs)
+    assert not outs[1].exists()
+    metrics = json.loads((outs[0] / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and 0.0 <= metrics["teacher"]["accuracy"] <= 1.0
+    assert len(list(csv.DictReader((outs[0] / "training_log.csv").open()))) == 1
+    # Batch norm is synchronised: the moving statistics agree too, and one epoch's checkpoint
+    # is the final model.
+    saved = keras.saving.load_model(outs[0] / "teacher.keras", compile=False)
+    assert {distribute.weights_fingerprint(saved)} == digest

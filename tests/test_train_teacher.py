@@ -18,36 +18,15 @@ from kerasemo.evaluation.classification import (
     plot_confusion_matrix,
 )
 from kerasemo.experiments import train_teacher
+from face_fixtures import TINY_TEACHER, pattern_faces
 
-# A teacher that builds and trains in seconds.
-TINY = [
-    "--set", "teacher.blocks_per_stage=[1, 1, 1, 1]",
-    "--set", "teacher.base_width=8",
-    "--set", "teacher.input_size=32",
-    "--set", "teacher.batch_size=32",
-]
-
-
-def _pattern_faces(n, seed=0):
-    """Faces whose class shows as a bright bar at a class-dependent height, plus noise."""
-    rng = np.random.default_rng(seed)
-    classes = rng.integers(0, 8, n)
-    images = 100 + 20 * rng.standard_normal((n, 48, 48))
-    for i, c in enumerate(classes):
-        images[i, 5 + 5 * c : 9 + 5 * c, 8:40] += 100
-    votes = np.zeros((n, 10), int)
-    votes[np.arange(n), classes] = 7
-    votes[np.arange(n), (classes + 1) % 8] = 3
-    usage = np.array(["Training"] * n, dtype=object)
-    usage[int(0.7 * n) : int(0.85 * n)] = "PublicTest"
-    usage[int(0.85 * n) :] = "PrivateTest"
-    return np.clip(images, 0, 255), votes, usage
+TINY = TINY_TEACHER
 
 
 @pytest.fixture(scope="module")
 def ferplus_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("ferplus")
-    write_ferplus(directory, *_pattern_faces(200))
+    write_ferplus(directory, *pattern_faces(200))
     return directory
 
 

@@ -385,6 +385,9 @@ def make_face_dataset(
     batch_size: int | None = None,
     label_mode: str | None = None,
     drop_remainder: bool = False,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    repeat: bool = False,
 ):
     """Batches of `(images, targets)` for training or evaluating the teacher.
 
@@ -399,6 +402,10 @@ def make_face_dataset(
         batch_size: overrides `teacher_config.batch_size`.
         label_mode: overrides `teacher_config.label_mode`.
         drop_remainder: drop the last partial batch.
+        num_shards: split the faces into this many parts (one per training worker) ...
+        shard_index: ... and keep this one (faces ``shard_index``, ``shard_index + num_shards``...).
+        repeat: repeat forever (use with ``steps_per_epoch``; every worker then takes the same
+            number of steps whatever its part's size).
 
     Returns:
         A `tf.data.Dataset` of `(images [B, S, S, 3] float32 0-255 RGB, targets [B, 8])`.
@@ -424,7 +431,15 @@ def make_face_dataset(
             "no kept rows with this Usage."
         )
 
-    dataset = tf.data.TFRecordDataset(files).map(
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(
+            f"shard_index must be in [0, num_shards={num_shards}); received {shard_index}."
+        )
+    count = len(range(shard_index, count, num_shards))
+    dataset = tf.data.TFRecordDataset(files)
+    if num_shards > 1:
+        dataset = dataset.shard(num_shards, shard_index)
+    dataset = dataset.map(
         lambda s: {k: v for k, v in parse_face_example(s).items() if k in ("image", "votes")},
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
@@ -432,6 +447,8 @@ def make_face_dataset(
     dataset = dataset.cache()
     if training:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
 
     def finish(images, targets):
@@ -469,6 +486,7 @@ def make_face_dataset(
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-    num_batches = count // batch_size if drop_remainder else -(-count // batch_size)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    if not repeat:
+        num_batches = count // batch_size if drop_remainder else -(-count // batch_size)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -106,20 +106,6 @@ def collect_logits(student, dataset):
     return np.concatenate(teacher), np.concatenate(predicted), np.asarray(ids)
 
 
-def weights_fingerprint(model) -> str:
-    """SHA-256 of a model's weights (float32 bytes, in weight order): equal weights, equal digest."""
-    import hashlib
-
-    import keras
-    import numpy as np
-
-    digest = hashlib.sha256()
-    for weight in model.weights:
-        value = keras.ops.convert_to_numpy(weight.value)
-        digest.update(np.ascontiguousarray(value, dtype=np.float32).tobytes())
-    return digest.hexdigest()
-
-
 def _save_logits(path: pathlib.Path, track_ids, teacher_logits, student_logits) -> None:
     import numpy as np
 
@@ -282,7 +268,7 @@ def run_distillation(
             shuffle=False,  # the pipeline shuffles
         )
 
-    fingerprint = weights_fingerprint(distiller.student)
+    fingerprint = distribute.weights_fingerprint(distiller.student)
     logger.info("final student weights sha256 %s (%s)", fingerprint, role.describe())
     if not role.is_chief:
         return DistillResult(

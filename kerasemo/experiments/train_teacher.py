@@ -18,6 +18,12 @@ Example:
     python -m kerasemo.experiments.train_teacher --data data/ferplus --config paper --out runs/paper
     python -m kerasemo.experiments.train_teacher --data data/ferplus --epochs 2 --set teacher.batch_size=32
     python -m kerasemo.experiments.train_teacher --out runs/teacher --resume   # after an interruption
+    python -m kerasemo.experiments.train_teacher --data data/ferplus --config paper --strategy mirrored
+
+With ``--strategy mirrored`` or ``multi_worker`` (one process per machine, each with its
+``TF_CONFIG``), ``teacher.batch_size`` is the global batch; each worker trains on its own part
+of the faces, and only the chief writes the run and evaluates (`kerasemo.distribute`). The
+configured learning rates apply to the batch-mean loss as written: scale them with the batch.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo import distribute  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtype policy: auto = mixed_float16 on a GPU, float32 otherwise (logits are "
         "float32 either way)",
     )
+    distribute.add_strategy_argument(parser)
     parser.add_argument(
         "--jit-compile",
         choices=("auto", "true", "false"),
@@ -305,9 +313,81 @@ def _format_table(teacher: dict, baseline: dict, num_images: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _compiled_teacher(teacher_config, learning_rate: float, jit_compile: str):
+    """The SE-ResNet teacher (from its weights file, if any) with weight decay, compiled.
+
+    Returns:
+        (model, number of kernels with L2 weight decay).
+    """
+    import keras
+
+    from kerasemo.models.teacher import load_teacher
+
+    teacher = load_teacher(teacher_config.weights_path or None, teacher_config, allow_new_head=True)
+    decayed = attach_weight_decay(teacher, teacher_config.weight_decay)
+    teacher.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=teacher_config.momentum),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.CategoricalCrossentropy(from_logits=True, name="cross_entropy"),
+        ],
+        jit_compile={"auto": "auto", "true": True, "false": False}[jit_compile],
+    )
+    return teacher, decayed
+
+
+def _training_faces(records, teacher_config, seed: int, strategy):
+    """The training batches for `strategy`, and the steps per epoch (None: one pass).
+
+    On one device: one pass over the faces per epoch, as always. With several replicas or
+    workers: each worker's input pipeline takes its own part of the faces (every n-th), repeats
+    it, and every worker takes the same ``faces // global batch`` steps per epoch.
+    """
+    from kerasemo.data import face_records
+
+    role = distribute.worker_role(strategy)
+    if strategy.num_replicas_in_sync == 1 and role.num_workers == 1:
+        train = face_records.make_face_dataset(
+            records, "train", teacher_config, training=True, seed=seed
+        )
+        return train, None
+    steps_per_epoch = records.num_examples("train") // teacher_config.batch_size
+    if steps_per_epoch < 1:
+        raise distribute.StrategyError(
+            f"{records.num_examples('train')} training faces are fewer than one global batch "
+            f"(teacher.batch_size={teacher_config.batch_size})."
+        )
+
+    def make_dataset(batch_size, index, count):
+        return face_records.make_face_dataset(
+            records,
+            "train",
+            teacher_config,
+            training=True,
+            seed=seed + index,
+            batch_size=batch_size,
+            drop_remainder=True,
+            num_shards=count,
+            shard_index=index,
+            repeat=True,
+        )
+
+    train = distribute.distribute_dataset(
+        strategy, make_dataset, global_batch_size=teacher_config.batch_size
+    )
+    return train, steps_per_epoch
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        # First: a multi-worker strategy must exist before TensorFlow runs anything.
+        strategy = distribute.make_strategy(args.strategy)
+    except distribute.StrategyError as err:
+        raise SystemExit(f"error: {err}") from None
+    chief = distribute.is_chief(strategy)
     started = time.perf_counter()
     out: pathlib.Path = args.out
     backup = out / BACKUP_DIR
@@ -326,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {err}") from None
     if args.epochs is not None and args.epochs < 1:
         raise SystemExit(f"error: --epochs must be >= 1; received {args.epochs}.")
-    if not args.resume and (backup.exists() or (out / METRICS).exists()):
+    if chief and not args.resume and (backup.exists() or (out / METRICS).exists()):
         raise SystemExit(
             f"error: {out} already holds a teacher run. Pass --resume to continue it, or choose "
             "another --out."
@@ -353,16 +433,18 @@ def main(argv: list[str] | None = None) -> int:
     from kerasemo import emotions, training
     from kerasemo.data import face_records, ferplus
     from kerasemo.evaluation.classification import classification_summary, plot_confusion_matrix
-    from kerasemo.models.teacher import TeacherWeightsError, load_teacher
+    from kerasemo.models.teacher import TeacherWeightsError
     from kerasemo.models.teacher_inference import predict_frame_logits
 
-    out.mkdir(parents=True, exist_ok=True)
-    if not args.resume or not backup.exists():
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
+    if chief and (not args.resume or not backup.exists()):
         # Leftovers of a run interrupted before its first epoch ended.
         for name in (TRAINING_LOG, CHECKPOINT):
             (out / name).unlink(missing_ok=True)
-    config_lib.save_config(experiment, out)
-    if not (args.resume and run_file.exists()):
+    if chief:
+        config_lib.save_config(experiment, out)
+    if chief and not (args.resume and run_file.exists()):
         run_info = {"data": str(data_dir.resolve()), "argv": list(argv or sys.argv[1:])}
         run_file.write_text(json.dumps(run_info, indent=2), encoding="utf-8")
 
@@ -379,34 +461,38 @@ def main(argv: list[str] | None = None) -> int:
                 f"({face_records.SPLIT_OF_USAGE.get(split, split)} rows); training needs "
                 "Training, PublicTest and PrivateTest faces."
             )
-    train = face_records.make_face_dataset(
-        records, "train", teacher_config, training=True, seed=experiment.seed
-    )
-    # Validation (model selection) always uses the vote distribution: the paper's loss.
-    val = face_records.make_face_dataset(
-        records, "val", teacher_config, training=False, label_mode="distribution"
+    try:
+        train, steps_per_epoch = _training_faces(records, teacher_config, experiment.seed, strategy)
+    except distribute.StrategyError as err:
+        raise SystemExit(f"error: {err}") from None
+    # Validation (model selection) always uses the vote distribution: the paper's loss. Every
+    # worker of a multi-worker run reads all of it.
+    val = distribute.replicate_dataset(
+        face_records.make_face_dataset(
+            records, "val", teacher_config, training=False, label_mode="distribution"
+        )
     )
 
     # --- Model.
     precision = training.resolve_precision(args.precision)
     keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(experiment.seed)
-    try:
-        teacher = load_teacher(
-            teacher_config.weights_path or None, teacher_config, allow_new_head=True
-        )
-    except (FileNotFoundError, TeacherWeightsError) as err:
-        raise SystemExit(f"error: {err}") from None
-    decayed = attach_weight_decay(teacher, teacher_config.weight_decay)
     total_epochs = args.epochs or (
         len(teacher_config.learning_rates) * teacher_config.epochs_per_rate
     )
     schedule = learning_rate_schedule(
         teacher_config.learning_rates, teacher_config.epochs_per_rate, args.epochs
     )
+    try:
+        # The model, its optimizer and metrics live on the strategy's devices.
+        with strategy.scope():
+            teacher, decayed = _compiled_teacher(teacher_config, schedule(0), args.jit_compile)
+            distribute.prepare_for_fit(teacher, strategy)
+    except (FileNotFoundError, TeacherWeightsError) as err:
+        raise SystemExit(f"error: {err}") from None
     logger.info(
         "teacher: %s preset, %s parameters, input %d x %d, %s; %d epochs, learning rates %s, "
-        "L2 weight decay %g on %d kernels",
+        "L2 weight decay %g on %d kernels; global batch %d over %d replica(s) (%s)",
         experiment.name,
         f"{teacher.count_params():,}",
         teacher_config.input_size,
@@ -416,17 +502,9 @@ def main(argv: list[str] | None = None) -> int:
         list(teacher_config.learning_rates),
         teacher_config.weight_decay,
         decayed,
-    )
-    teacher.compile(
-        optimizer=keras.optimizers.SGD(
-            learning_rate=schedule(0), momentum=teacher_config.momentum
-        ),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        metrics=[
-            keras.metrics.CategoricalAccuracy(name="accuracy"),
-            keras.metrics.CategoricalCrossentropy(from_logits=True, name="cross_entropy"),
-        ],
-        jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile],
+        teacher_config.batch_size,
+        strategy.num_replicas_in_sync,
+        distribute.worker_role(strategy).describe(),
     )
 
     # --- Resume bookkeeping: the CSV log and the best value so far.
@@ -439,30 +517,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         logger.info("resuming after epoch %d of %d", epochs_done, total_epochs)
 
-    callbacks = [
-        keras.callbacks.LearningRateScheduler(schedule),
-        keras.callbacks.ModelCheckpoint(
-            str(out / CHECKPOINT),
-            monitor=MONITOR,
-            mode="min",
-            save_best_only=True,
-            initial_value_threshold=best_value,
-        ),
-        keras.callbacks.CSVLogger(str(out / TRAINING_LOG), append=True),
-        keras.callbacks.TensorBoard(
-            log_dir=str(out / "logs"), write_graph=False, profile_batch=0
-        ),
-        # Last, so that a backed-up epoch is also in the log and the checkpoint.
-        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False),
-    ]
+    callbacks = [keras.callbacks.LearningRateScheduler(schedule)]
+    if chief:  # only the chief writes
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                str(out / CHECKPOINT),
+                monitor=MONITOR,
+                mode="min",
+                save_best_only=True,
+                initial_value_threshold=best_value,
+            ),
+            keras.callbacks.CSVLogger(str(out / TRAINING_LOG), append=True),
+            keras.callbacks.TensorBoard(
+                log_dir=str(out / "logs"), write_graph=False, profile_batch=0
+            ),
+        ]
+    # Last, so that a backed-up epoch is also in the log and the checkpoint.
+    callbacks.append(
+        distribute.WorkerBackupAndRestore(str(backup), chief=chief, delete_checkpoint=False)
+    )
     teacher.fit(
         train,
         validation_data=val,
         epochs=total_epochs,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=args.verbose,
     )
+    fingerprint = distribute.weights_fingerprint(teacher)
+    logger.info("final teacher weights sha256 %s (%s)", fingerprint, distribute.worker_role(strategy).describe())
+    if not chief:
+        print(
+            f"worker finished {total_epochs} epochs; final teacher weights sha256 {fingerprint} "
+            "(the chief writes the teacher and evaluates it)"
+        )
+        return 0
 
     # --- Evaluation: the best validation model on PrivateTest, majority-vote labels.
     rows = _read_log(out / TRAINING_LOG)
