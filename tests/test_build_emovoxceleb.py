@@ -454,10 +454,10 @@ def test_voxceleb2_face_clips_are_used_whole_in_auto_mode(tmp_path):
     (track,), _ = voxceleb.scan(root, "voxceleb2")
     config = load_config("demo")
     for mode, side in (("auto", 224), ("whole", 224), ("box", 67)):  # box: 0.3 x 224 = 67 px
-        preparer = emovoxceleb._TrackPreparer(
+        preparer = emovoxceleb.TrackPreparer(
             config, emovoxceleb.BuildOptions(video_crop=mode), None, emovoxceleb.StageTimer(), None
         )
-        prepared = emovoxceleb._Prepared(track=track, split="train")
+        prepared = emovoxceleb.PreparedTrack(track=track, split="train")
         crops = preparer._crops(track, prepared)
         assert [c.shape for c in crops] == [(side, side, 3)] * 2, mode
         assert (emovoxceleb.NOTE_WHOLE_FRAME in prepared.notes) == (mode != "box")

@@ -46,7 +46,9 @@ shard present, it finalises the build: ``manifest.csv`` / ``manifest.parquet``,
 written when a build starts).
 Finalisation only reads ``plan.json`` and the sidecars, writes each file atomically, and is
 idempotent, so several processes finishing together are harmless; `finalize` does it on its own
-(``--finalize``).
+(``--finalize``). `kerasemo.data.beam_build` runs the same build as an Apache Beam pipeline
+(the same plan, shard files and sidecars; examples are serialised deterministically, so a shard
+has the same bytes whichever process or worker wrote it).
 
 **Overlap.** Decoding (audio, video frames), cropping and the audio front-end run in a thread
 pool several tracks ahead of the teacher; serialisation and writing run in a writer thread. The
@@ -286,6 +288,33 @@ class FileLabeller:
         self.logits = logits
         self.fingerprint = {"kind": "logits", "id": fingerprint}
         self.logits_index: dict[str, int] = {}  # set by `plan_build`
+
+    def subset(self, track_ids: Iterable[str]) -> FileLabeller:
+        """A labeller holding only these planned tracks' entries (what one worker needs).
+
+        Raises:
+            KeyError: for a track id that `plan_build` did not match to an entry.
+        """
+        track_ids = list(track_ids)
+        indices = [self.logits_index[t] for t in track_ids]
+        source = self.logits
+
+        def pick(values):
+            return None if values is None else [values[i] for i in indices]
+
+        part = dataclasses.replace(
+            source,
+            names=pick(source.names),
+            logits=pick(source.logits),
+            sets=None if source.sets is None else np.asarray(source.sets)[indices],
+            frame_times=pick(source.frame_times),
+            videos=pick(source.videos),
+            tracks=pick(source.tracks),
+        )
+        subset = FileLabeller(part)
+        subset.fingerprint = dict(self.fingerprint)
+        subset.logits_index = {t: i for i, t in enumerate(track_ids)}
+        return subset
 
 
 def _teacher_api():
@@ -594,8 +623,17 @@ class StageTimer:
                 self.seconds[stage] += elapsed
 
 
-class _FrontEnd:
-    """The 257-bin recipe magnitude of a whole track, time-major ``[frames, 257]``."""
+class FrontEnd:
+    """The 257-bin recipe magnitude of a whole track, time-major ``[frames, 257]``.
+
+    Builds and traces a `tf.function` once; calling it from several threads is safe.
+
+    Example:
+
+    >>> frontend = FrontEnd()  # doctest: +SKIP
+    >>> frontend(np.zeros(16000, np.float32)).shape  # doctest: +SKIP
+    (98, 257)
+    """
 
     def __init__(self):
         import tensorflow as tf
@@ -614,7 +652,11 @@ class _FrontEnd:
 
 
 @dataclasses.dataclass
-class _Prepared:
+class PreparedTrack:
+    """One track after decoding: its audio, its face crops (teacher) or logits (file), or why
+    it was skipped (`error`, `detail`). `TrackPreparer` makes it; `serialize_track` and
+    `track_record` turn a labelled one into its example and sidecar entry."""
+
     track: Track
     split: str
     num_samples: int = 0
@@ -628,8 +670,25 @@ class _Prepared:
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
-class _TrackPreparer:
-    """Decodes audio and frames and crops faces for one track (runs in worker threads)."""
+class TrackPreparer:
+    """Decodes audio and frames and crops faces for one track (runs in worker threads).
+
+    Args:
+        config: the experiment configuration (frame rate and stride).
+        options: the `BuildOptions` (audio kind, crop settings).
+        labeller: a `FileLabeller` (logits are looked up, no frames decoded), or anything else
+            (a `TeacherLabeller`, None): the labelled frames are decoded and cropped.
+        timer: a `StageTimer` receiving the busy time of each stage.
+        frontend: a `FrontEnd` (spectrogram storage) or None (waveform storage).
+
+    Example:
+
+    >>> preparer = TrackPreparer(
+    ...     config, BuildOptions(), None, StageTimer(), FrontEnd())  # doctest: +SKIP
+    >>> prepared = preparer((track, "train"))  # doctest: +SKIP
+    >>> len(prepared.crops), prepared.spectrogram.shape  # doctest: +SKIP
+    (7, (158, 257))
+    """
 
     def __init__(self, config, options, labeller, timer, frontend):
         self.config = config
@@ -638,11 +697,11 @@ class _TrackPreparer:
         self.timer = timer
         self.frontend = frontend
 
-    def __call__(self, item: tuple[Track, str]) -> _Prepared:
+    def __call__(self, item: tuple[Track, str]) -> PreparedTrack:
         from kerasemo.audio import AudioDecodeError, load_audio
 
         track, split = item
-        prepared = _Prepared(track=track, split=split)
+        prepared = PreparedTrack(track=track, split=split)
         try:
             with self.timer.time("decode_audio"):
                 waveform = load_audio(track.audio_path, SAMPLE_RATE)
@@ -683,7 +742,7 @@ class _TrackPreparer:
             count, self.config.frames.video_fps, self.config.frames.frame_stride
         )
 
-    def _crops(self, track: Track, prepared: _Prepared) -> list[np.ndarray]:
+    def _crops(self, track: Track, prepared: PreparedTrack) -> list[np.ndarray]:
         options = self.options
         if track.frame_source == "jpeg":
             crops = []
@@ -756,17 +815,125 @@ def _ordered_map(fn, items: Iterable, workers: int, window: int):
 # Writing shards.
 
 
-class _ShardState:
-    def __init__(self, shard: ShardPlan, out_dir: pathlib.Path):
-        self.shard = shard
-        self.final = out_dir / shard.name
-        self.tmp = out_dir / (shard.name + TMP_SUFFIX)
+@dataclasses.dataclass
+class TrackRecord:
+    """What a shard's sidecar keeps of one written track (`track_record`).
+
+    Attributes:
+        row: the manifest columns kept in the sidecar (track ids, split, relative audio path,
+            number of samples).
+        logits: float32 ``[F, 8]`` frame logits.
+        frame_times: float32 ``[F]`` frame times in seconds.
+        notes: observations about the track (counted in the sidecar).
+    """
+
+    row: dict
+    logits: np.ndarray
+    frame_times: np.ndarray
+    notes: list[str]
+
+
+def serialize_track(prepared: PreparedTrack) -> bytes:
+    """The serialized example of a labelled track (`kerasemo.data.schema.make_example`)."""
+    from kerasemo.data import schema
+
+    track = prepared.track
+    example = schema.make_example(
+        identity=track.identity,
+        video=track.video,
+        track=track.track,
+        split=prepared.split,
+        frame_logits=prepared.logits,
+        frame_times=prepared.frame_times,
+        num_samples=prepared.num_samples,
+        spectrogram=prepared.spectrogram,
+        waveform=prepared.waveform,
+        sample_rate=SAMPLE_RATE,
+    )
+    # Deterministic: protobuf orders map entries (the features) differently in each process
+    # otherwise, and shards written by different processes or workers must be identical.
+    return example.SerializeToString(deterministic=True)
+
+
+def track_record(prepared: PreparedTrack, root: str) -> TrackRecord:
+    """The sidecar entry of a labelled track; audio paths are kept relative to `root`."""
+    track = prepared.track
+    return TrackRecord(
+        row={
+            "track_id": track.track_id,
+            "identity": track.identity,
+            "video": track.video,
+            "track": track.track,
+            "split": prepared.split,
+            "audio_path": _relative_to(track.audio_path, root),
+            "num_samples": prepared.num_samples,
+        },
+        logits=np.asarray(prepared.logits, np.float32),
+        frame_times=np.asarray(prepared.frame_times, np.float32),
+        notes=list(prepared.notes),
+    )
+
+
+class ShardFile:
+    """Writes one planned shard file: examples into a temporary file, then the sidecar, then
+    the rename that makes the shard finished (so a finished name is always complete).
+
+    Args:
+        out_dir: the build's output folder.
+        name: the shard's file name (from the plan).
+        tmp_name: the temporary file's name (default ``<name>.tmp``); concurrent writers of
+            the same shard (retried or speculative work) need distinct names.
+
+    Example:
+
+    >>> shard = ShardFile(out_dir, "train-00000-of-00001.tfrecord")  # doctest: +SKIP
+    >>> shard.open()  # doctest: +SKIP
+    >>> shard.add(serialize_track(prepared), track_record(prepared, root))  # doctest: +SKIP
+    >>> shard.finish()  # doctest: +SKIP
+    """
+
+    def __init__(self, out_dir: pathlib.Path, name: str, tmp_name: str | None = None):
+        self.out_dir = pathlib.Path(out_dir)
+        self.name = name
+        self.final = self.out_dir / name
+        self.tmp = self.out_dir / (tmp_name or name + TMP_SUFFIX)
         self.rows: list[dict] = []
         self.logits: list[np.ndarray] = []
         self.times: list[np.ndarray] = []
         self.skipped: list[tuple[str, str, str]] = []
         self.notes: collections.Counter = collections.Counter()
         self.writer = None
+
+    def open(self) -> None:
+        """Starts the temporary file (replacing a stale one)."""
+        import tensorflow as tf
+
+        if self.tmp.exists():
+            self.tmp.unlink()
+        self.writer = tf.io.TFRecordWriter(str(self.tmp))
+
+    def add(self, example: bytes, record: TrackRecord) -> None:
+        """Appends one serialized example and its sidecar entry."""
+        self.writer.write(example)
+        self.rows.append(record.row)
+        self.logits.append(record.logits)
+        self.times.append(record.frame_times)
+        for note in record.notes:
+            self.notes[note] += 1
+
+    def skip(self, track_id: str, reason: str, detail: str) -> None:
+        """Records a planned track that could not be processed (kept in the sidecar)."""
+        self.skipped.append((track_id, reason, detail))
+
+    def finish(self) -> None:
+        """Closes the file, writes the sidecar, and renames the file to its final name."""
+        self.writer.close()
+        self.writer = None
+        _write_sidecar(self.out_dir, self)
+        os.replace(self.tmp, self.final)
+        logger.info(
+            "finished %s: %d tracks (%d skipped)", self.name, len(self.rows), len(self.skipped)
+        )
 
 
 class _ShardWriter:
@@ -779,7 +946,7 @@ class _ShardWriter:
         self.inline = inline
         self.error: BaseException | None = None
         self.finished: list[str] = []
-        self._state: _ShardState | None = None
+        self._state: ShardFile | None = None
         if not inline:
             self._queue: queue.Queue = queue.Queue(maxsize=32)
             self._thread = threading.Thread(target=self._run, name="emovox-writer", daemon=True)
@@ -839,7 +1006,7 @@ class _ShardWriter:
             with self.timer.time("write"):
                 self._write_example(message[1])
         elif kind == "skip":
-            self._state.skipped.append(message[1:])
+            self._state.skip(*message[1:])
         elif kind == "close":
             with self.timer.time("write"):
                 self._close()
@@ -847,61 +1014,16 @@ class _ShardWriter:
             raise ValueError(f"unknown writer message {kind!r}")
 
     def _open(self, shard: ShardPlan) -> None:
-        import tensorflow as tf
-
-        state = _ShardState(shard, self.out_dir)
-        if state.tmp.exists():
-            state.tmp.unlink()
-        state.writer = tf.io.TFRecordWriter(str(state.tmp))
+        state = ShardFile(self.out_dir, shard.name)
+        state.open()
         self._state = state
 
-    def _write_example(self, prepared: _Prepared) -> None:
-        from kerasemo.data import schema
-
-        state = self._state
-        track = prepared.track
-        example = schema.make_example(
-            identity=track.identity,
-            video=track.video,
-            track=track.track,
-            split=prepared.split,
-            frame_logits=prepared.logits,
-            frame_times=prepared.frame_times,
-            num_samples=prepared.num_samples,
-            spectrogram=prepared.spectrogram,
-            waveform=prepared.waveform,
-            sample_rate=SAMPLE_RATE,
-        )
-        state.writer.write(example.SerializeToString())
-        state.rows.append(
-            {
-                "track_id": track.track_id,
-                "identity": track.identity,
-                "video": track.video,
-                "track": track.track,
-                "split": prepared.split,
-                "audio_path": _relative_to(track.audio_path, self.root),
-                "num_samples": prepared.num_samples,
-            }
-        )
-        state.logits.append(np.asarray(prepared.logits, np.float32))
-        state.times.append(np.asarray(prepared.frame_times, np.float32))
-        for note in prepared.notes:
-            state.notes[note] += 1
+    def _write_example(self, prepared: PreparedTrack) -> None:
+        self._state.add(serialize_track(prepared), track_record(prepared, self.root))
 
     def _close(self) -> None:
-        state = self._state
-        state.writer.close()
-        state.writer = None
-        _write_sidecar(self.out_dir, state)
-        os.replace(state.tmp, state.final)
-        self.finished.append(state.shard.name)
-        logger.info(
-            "finished %s: %d tracks (%d skipped)",
-            state.shard.name,
-            len(state.rows),
-            len(state.skipped),
-        )
+        self._state.finish()
+        self.finished.append(self._state.name)
         self._state = None
 
 
@@ -912,11 +1034,12 @@ def _relative_to(path: str, root: str) -> str:
         return path
 
 
-def _sidecar_path(out_dir: pathlib.Path, shard_name: str) -> pathlib.Path:
+def sidecar_path(out_dir: pathlib.Path, shard_name: str) -> pathlib.Path:
+    """``parts/<shard name>.npz``: the sidecar of a shard file (metadata, logits, skips)."""
     return out_dir / PARTS_DIR / (shard_name + ".npz")
 
 
-def _write_sidecar(out_dir: pathlib.Path, state: _ShardState) -> None:
+def _write_sidecar(out_dir: pathlib.Path, state: ShardFile) -> None:
     rows = state.rows
     logits = (
         np.concatenate(state.logits)
@@ -940,13 +1063,14 @@ def _write_sidecar(out_dir: pathlib.Path, state: _ShardState) -> None:
         notes=np.asarray(json.dumps(dict(state.notes), sort_keys=True)),
         **columns,
     )
-    path = _sidecar_path(out_dir, state.shard.name)
+    path = sidecar_path(out_dir, state.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(path, buffer.getvalue())
 
 
-def _is_finished(out_dir: pathlib.Path, shard: ShardPlan) -> bool:
-    return (out_dir / shard.name).is_file() and _sidecar_path(out_dir, shard.name).is_file()
+def is_finished(out_dir: pathlib.Path, shard: ShardPlan) -> bool:
+    """Whether a planned shard file and its sidecar are both in place (the shard is complete)."""
+    return (out_dir / shard.name).is_file() and sidecar_path(out_dir, shard.name).is_file()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1009,9 +1133,56 @@ def build(
         PlanMismatchError: if `out_dir` holds a build planned differently.
         RuntimeError: if writing fails (the unfinished shard stays a ``.tmp`` file).
     """
+    options = options or BuildOptions()
+    out_dir = pathlib.Path(out_dir)
+    plan, existing, todo = start_build(
+        tracks, scan_report, out_dir, labeller=labeller, config=config, options=options
+    )
+    timer = StageTimer()
+    start = time.perf_counter()
+    written, failed, built = _process(
+        todo, tracks, plan, out_dir, scan_report.root, labeller, config, options, timer
+    )
+    return finish_build(
+        out_dir,
+        plan,
+        options,
+        built_shards=built,
+        existing_shards=[s.name for s in existing],
+        tracks_written=written,
+        tracks_failed=failed,
+        wall_seconds=time.perf_counter() - start,
+        stage_seconds=dict(timer.seconds),
+    )
+
+
+def start_build(
+    tracks: Sequence[Track],
+    scan_report: ScanReport,
+    out_dir: str | os.PathLike,
+    *,
+    labeller,
+    config: ExperimentConfig,
+    options: BuildOptions,
+) -> tuple[BuildPlan, list[ShardPlan], list[ShardPlan]]:
+    """The steps before any track is processed, shared by every build engine.
+
+    Creates `out_dir`, plans the build, writes ``plan.json`` (or checks it against the one
+    there) and ``config.toml``, and sorts this part's shard files into finished and to-do.
+
+    Args:
+        tracks, scan_report, out_dir, labeller, config, options: as for `build`.
+
+    Returns:
+        ``(plan, finished, todo)``: the `BuildPlan`, and this part's `ShardPlan` s already
+        finished (logged as skipped) and still to build.
+
+    Raises:
+        ValueError: if no track is usable or the splits cannot be made.
+        PlanMismatchError: if `out_dir` holds a build planned differently.
+    """
     from kerasemo import config as config_lib
 
-    options = options or BuildOptions()
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_build(tracks, scan_report, labeller=labeller, config=config, options=options)
@@ -1019,10 +1190,10 @@ def build(
     config_lib.save_config(config, out_dir)
 
     mine = assigned_shards(plan, options.num_parts, options.part_index)
-    existing = [s for s in mine if _is_finished(out_dir, s)]
+    existing = [s for s in mine if is_finished(out_dir, s)]
     for shard in existing:
         logger.info("skipping %s: already finished", shard.name)
-    todo = [s for s in mine if not _is_finished(out_dir, s)]
+    todo = [s for s in mine if not is_finished(out_dir, s)]
     logger.info(
         "part %d of %d: %d of %d planned shard files; %d finished, %d to build",
         options.part_index,
@@ -1032,15 +1203,27 @@ def build(
         len(existing),
         len(todo),
     )
-    timer = StageTimer()
-    start = time.perf_counter()
-    written, failed, built = _process(
-        todo, tracks, plan, out_dir, scan_report.root, labeller, config, options, timer
-    )
-    wall = time.perf_counter() - start
+    return plan, existing, todo
 
+
+def finish_build(
+    out_dir: str | os.PathLike, plan: BuildPlan, options: BuildOptions, **measured
+) -> BuildResult:
+    """Finalises the build if every planned shard exists (and `options.finalize`).
+
+    Args:
+        out_dir: the output folder.
+        plan: the build plan.
+        options: the `BuildOptions`.
+        **measured: the other `BuildResult` fields (``built_shards``, ``existing_shards``,
+            ``tracks_written``, ``tracks_failed``, ``wall_seconds``, ``stage_seconds``).
+
+    Returns:
+        The `BuildResult`.
+    """
+    out_dir = pathlib.Path(out_dir)
     finalized, summary = False, None
-    missing = [s.name for s in plan.shards if not _is_finished(out_dir, s)]
+    missing = [s.name for s in plan.shards if not is_finished(out_dir, s)]
     if options.finalize and not missing:
         summary = finalize(out_dir)
         finalized = True
@@ -1052,16 +1235,7 @@ def build(
             len(plan.shards),
         )
     return BuildResult(
-        out_dir=out_dir,
-        plan=plan,
-        built_shards=built,
-        existing_shards=[s.name for s in existing],
-        tracks_written=written,
-        tracks_failed=failed,
-        wall_seconds=wall,
-        stage_seconds=dict(timer.seconds),
-        finalized=finalized,
-        summary=summary,
+        out_dir=out_dir, plan=plan, finalized=finalized, summary=summary, **measured
     )
 
 
@@ -1071,8 +1245,8 @@ def _process(todo, tracks, plan, out_dir, root, labeller, config, options, timer
     from tqdm.auto import tqdm
 
     by_id = {t.track_id: t for t in tracks}
-    frontend = _FrontEnd() if options.audio == "spectrogram" else None
-    preparer = _TrackPreparer(config, options, labeller, timer, frontend)
+    frontend = FrontEnd() if options.audio == "spectrogram" else None
+    preparer = TrackPreparer(config, options, labeller, timer, frontend)
     items = [(shard, by_id[t]) for shard in todo for t in shard.track_ids]
     writer = _ShardWriter(out_dir, root, timer, inline=options.workers == 0)
     progress = tqdm(
@@ -1190,7 +1364,7 @@ def _load_sidecars(out_dir: pathlib.Path, plan: BuildPlan):
     rows, logits, times, skipped = [], [], [], []
     notes: collections.Counter = collections.Counter()
     for shard in plan.shards:
-        with np.load(_sidecar_path(out_dir, shard.name), allow_pickle=False) as data:
+        with np.load(sidecar_path(out_dir, shard.name), allow_pickle=False) as data:
             count = data["track_id"].shape[0]
             offsets = np.concatenate([[0], np.cumsum(data["num_logit_frames"])])
             for i in range(count):
@@ -1259,7 +1433,7 @@ def finalize(out_dir: str | os.PathLike) -> FinalSummary:
             f"'{out_dir}' has no {PLAN_FILE}; it is not an EmoVoxCeleb build folder."
         )
     plan = BuildPlan.from_json(plan_path.read_text(encoding="utf-8"))
-    missing = [s.name for s in plan.shards if not _is_finished(out_dir, s)]
+    missing = [s.name for s in plan.shards if not is_finished(out_dir, s)]
     if missing:
         raise IncompleteBuildError(
             f"{len(missing)} of {len(plan.shards)} planned shard files are missing in "

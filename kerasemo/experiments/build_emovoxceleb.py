@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="\n\n".join(__doc__.split("\n\n")[2:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_build_arguments(parser, engine="local")
+    return parser
+
+
+def add_build_arguments(parser: argparse.ArgumentParser, *, engine: str) -> None:
+    """Adds the builder's arguments to `parser`.
+
+    Args:
+        parser: the entry point's parser.
+        engine: ``"local"`` (this entry point: adds the parts, ``--finalize`` and
+            ``--workers``) or ``"beam"`` (`build_emovoxceleb_beam`: the runner parallelises).
+    """
     data = parser.add_argument_group("input")
     data.add_argument("--root", type=pathlib.Path, help="dataset folder (see --layout)")
     data.add_argument(
@@ -91,27 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="identity-disjoint splits from the seed and config.splits (default), or the "
         "logits file's own sets (with --logits)",
     )
-    parts = parser.add_argument_group("several processes or machines")
-    parts.add_argument(
-        "--num-shards",
-        type=int,
-        default=1,
-        metavar="N",
-        help="split the planned shard files into N disjoint parts (one per process/machine)",
-    )
-    parts.add_argument(
-        "--shard-index",
-        type=int,
-        default=0,
-        metavar="I",
-        help="build part I (0-based) of --num-shards; the part that completes the set finalises",
-    )
-    parts.add_argument(
-        "--finalize",
-        action="store_true",
-        help="only write the manifest, exports, figure and summary of a complete build in "
-        "--out (no --root needed)",
-    )
+    if engine == "local":
+        parts = parser.add_argument_group("several processes or machines")
+        parts.add_argument(
+            "--num-shards",
+            type=int,
+            default=1,
+            metavar="N",
+            help="split the planned shard files into N disjoint parts (one per process/machine)",
+        )
+        parts.add_argument(
+            "--shard-index",
+            type=int,
+            default=0,
+            metavar="I",
+            help="build part I (0-based) of --num-shards; the part that completes the set "
+            "finalises",
+        )
+        parts.add_argument(
+            "--finalize",
+            action="store_true",
+            help="only write the manifest, exports, figure and summary of a complete build in "
+            "--out (no --root needed)",
+        )
     frames = parser.add_argument_group("face crops")
     frames.add_argument(
         "--context-margin",
@@ -144,25 +158,88 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--batch-size", type=int, default=64, help="face crops per teacher batch (default 64)"
     )
-    run.add_argument(
-        "--workers",
-        type=int,
-        default=2,
-        help="decoding threads running ahead of the teacher (default 2; 0: no threads at all)",
-    )
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    if engine == "local":
+        run.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="decoding threads running ahead of the teacher (default 2; 0: no threads at "
+            "all)",
+        )
+        run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     config_lib.add_config_arguments(parser, default="paper")
-    return parser
+
+
+def experiment_from_args(args: argparse.Namespace):
+    """The experiment configuration of ``--config``/``--set``, or exit with the error."""
+    try:
+        return config_lib.config_from_args(args)
+    except config_lib.ConfigError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def check_build_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exits through `parser.error` when the corpus or the labels are missing or inconsistent."""
+    if args.root is None or args.layout is None:
+        parser.error("--root and --layout are required (unless --finalize)")
+    if args.teacher is None and args.logits is None:
+        parser.error("give --teacher PATH (a face teacher) or --logits FILE (released logits)")
+    if args.splits == "file" and args.logits is None:
+        parser.error("--splits file needs --logits (the file's own sets)")
+    if not args.root.is_dir():
+        raise SystemExit(f"error: --root '{args.root}' does not exist or is not a folder.")
+
+
+def options_from_args(args: argparse.Namespace, **engine_options):
+    """`emovoxceleb.BuildOptions` from the shared arguments plus the engine's own ones."""
+    from kerasemo.data import emovoxceleb
+
+    try:
+        return emovoxceleb.BuildOptions(
+            audio=args.audio,
+            shard_mb=args.shard_mb,
+            context_margin=args.context_margin,
+            border=args.border,
+            video_crop=args.video_crop,
+            jpeg_center_crop=args.jpeg_center_crop,
+            batch_size=args.batch_size,
+            split_source=args.splits,
+            **engine_options,
+        )
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def file_labeller_from_args(args: argparse.Namespace):
+    """The `emovoxceleb.FileLabeller` of ``--logits``, or exit with the reading error."""
+    from kerasemo.data import emovoxceleb
+    from kerasemo.data.emovox_logits import LogitsFileError, load_emovox_logits
+
+    try:
+        return emovoxceleb.FileLabeller(
+            load_emovox_logits(args.logits), fingerprint=emovoxceleb.file_sha256(args.logits)
+        )
+    except (FileNotFoundError, LogitsFileError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def scan_from_args(args: argparse.Namespace, experiment):
+    """``(tracks, report)`` of ``--root``/``--layout`` (`kerasemo.data.voxceleb.scan`)."""
+    from kerasemo.data import voxceleb
+
+    return voxceleb.scan(
+        args.root,
+        args.layout,
+        frame_stride=experiment.frames.frame_stride,
+        video_fps=experiment.frames.video_fps,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        experiment = config_lib.config_from_args(args)
-    except config_lib.ConfigError as err:
-        raise SystemExit(f"error: {err}") from None
+    experiment = experiment_from_args(args)
 
     from kerasemo.data import emovoxceleb
 
@@ -175,78 +252,46 @@ def main(argv: list[str] | None = None) -> int:
             emovoxceleb.PlanMismatchError,
         ) as err:
             raise SystemExit(f"error: {err}") from None
-        _print_summary(args.out, summary)
+        print_summary(args.out, summary)
         return 0
 
-    if args.root is None or args.layout is None:
-        parser.error("--root and --layout are required (unless --finalize)")
-    if args.teacher is None and args.logits is None:
-        parser.error("give --teacher PATH (a face teacher) or --logits FILE (released logits)")
     if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
         parser.error(
             f"--shard-index must be in [0, --num-shards); received --num-shards {args.num_shards} "
             f"--shard-index {args.shard_index}"
         )
-    if args.splits == "file" and args.logits is None:
-        parser.error("--splits file needs --logits (the file's own sets)")
-    try:
-        options = emovoxceleb.BuildOptions(
-            audio=args.audio,
-            shard_mb=args.shard_mb,
-            num_parts=args.num_shards,
-            part_index=args.shard_index,
-            context_margin=args.context_margin,
-            border=args.border,
-            video_crop=args.video_crop,
-            jpeg_center_crop=args.jpeg_center_crop,
-            batch_size=args.batch_size,
-            workers=args.workers,
-            split_source=args.splits,
-            progress=not args.no_progress,
-        )
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    check_build_arguments(parser, args)
+    options = options_from_args(
+        args,
+        num_parts=args.num_shards,
+        part_index=args.shard_index,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
 
-    from kerasemo.data import voxceleb
-    from kerasemo.data.emovox_logits import LogitsFileError, load_emovox_logits
     from kerasemo.models.teacher import TeacherWeightsError
 
-    if not args.root.is_dir():
-        raise SystemExit(f"error: --root '{args.root}' does not exist or is not a folder.")
-    try:
-        if args.logits is not None:
-            labeller = emovoxceleb.FileLabeller(
-                load_emovox_logits(args.logits), fingerprint=emovoxceleb.file_sha256(args.logits)
-            )
-        else:
+    if args.logits is not None:
+        labeller = file_labeller_from_args(args)
+    else:
+        try:
             labeller = emovoxceleb.load_teacher_labeller(
                 args.teacher, experiment, batch_size=args.batch_size
             )
-    except (FileNotFoundError, LogitsFileError, TeacherWeightsError) as err:
-        raise SystemExit(f"error: {err}") from None
+        except (FileNotFoundError, TeacherWeightsError) as err:
+            raise SystemExit(f"error: {err}") from None
 
     try:
-        tracks, report = voxceleb.scan(
-            args.root,
-            args.layout,
-            frame_stride=experiment.frames.frame_stride,
-            video_fps=experiment.frames.video_fps,
-        )
+        tracks, report = scan_from_args(args, experiment)
         result = emovoxceleb.build(
             tracks, report, args.out, labeller=labeller, config=experiment, options=options
         )
     except (FileNotFoundError, ValueError, emovoxceleb.PlanMismatchError) as err:
         raise SystemExit(f"error: {err}") from None
 
-    rate = (result.tracks_written + result.tracks_failed) / max(result.wall_seconds, 1e-9)
-    print(
-        f"part {args.shard_index} of {args.num_shards}: built {len(result.built_shards)} shard "
-        f"files ({result.tracks_written} tracks, {result.tracks_failed} skipped, "
-        f"{rate:.1f} tracks/s), kept {len(result.existing_shards)} finished ones; "
-        f"{len(result.plan.shards)} planned in all."
-    )
+    print_result(result, f"part {args.shard_index} of {args.num_shards}")
     if result.finalized:
-        _print_summary(args.out, result.summary)
+        print_summary(args.out, result.summary)
     else:
         print(
             "Not finalised yet: other parts' shard files are missing. When all parts are done, "
@@ -255,7 +300,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_summary(out: pathlib.Path, summary) -> None:
+def print_result(result, who: str) -> None:
+    """One line: what this build call wrote and kept, and its rate."""
+    rate = (result.tracks_written + result.tracks_failed) / max(result.wall_seconds, 1e-9)
+    print(
+        f"{who}: built {len(result.built_shards)} shard "
+        f"files ({result.tracks_written} tracks, {result.tracks_failed} skipped, "
+        f"{rate:.1f} tracks/s), kept {len(result.existing_shards)} finished ones; "
+        f"{len(result.plan.shards)} planned in all."
+    )
+
+
+def print_summary(out: pathlib.Path, summary) -> None:
+    """The finalised build's summary and the files written."""
     print()
     print(summary.markdown)
     print("wrote " + ", ".join(str(out / name) for name in summary.files.values()))
