@@ -328,6 +328,14 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "Distillation: input pipeline, H100 feed estimate, streaming memory (issue 6)",
         "kerasemo.experiments.bench_distill:measure",
     ),
+    "beam": (
+        "Apache Beam build against the single-machine builder (issue 9)",
+        "kerasemo.experiments.bench_beam:measure",
+    ),
+    "scale": (
+        "Scaling out: two workers on loopback, VoxCeleb sizing estimates (issue 9)",
+        "kerasemo.experiments.bench_scale:measure",
+    ),
 }
 
 

@@ -112,8 +112,18 @@ def _save_logits(path: pathlib.Path, track_ids, teacher_logits, student_logits) 
     np.savez(path, track_id=track_ids, teacher=teacher_logits, student=student_logits)
 
 
-def _build_distiller(experiment: config_lib.ExperimentConfig, steps_per_epoch: int):
-    """The compiled `Distiller` around a new student (call it inside the strategy's scope)."""
+def build_distiller(experiment: config_lib.ExperimentConfig, steps_per_epoch: int):
+    """The compiled `Distiller` around a new student, as `run_distillation` trains it.
+
+    Call it inside the strategy's scope (and the dtype policy) the run uses.
+
+    Args:
+        experiment: the configuration (student size, distillation settings).
+        steps_per_epoch: optimizer steps per epoch (the learning rate changes per epoch).
+
+    Returns:
+        A compiled `kerasemo.models.Distiller`.
+    """
     import keras
 
     from kerasemo import training
@@ -206,7 +216,7 @@ def run_distillation(
     try:
         with strategy.scope():
             distiller = distribute.prepare_for_fit(
-                _build_distiller(experiment, steps_per_epoch), strategy
+                build_distiller(experiment, steps_per_epoch), strategy
             )
     finally:
         keras.config.set_dtype_policy(previous_policy)

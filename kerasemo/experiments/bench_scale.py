@@ -1,0 +1,289 @@
+"""Benchmark section ``scale``: multi-worker training on this machine and VoxCeleb-scale sizing.
+
+Measured side by side in one run, on random 8 s spectrogram shards:
+
+- one training process using every core of this machine, against two
+  `MultiWorkerMirroredStrategy` workers on loopback using one core each, both on the same
+  global batch with the paper-size student: the ratio of their training throughputs is the
+  data-parallel efficiency here, the price of the all-reduce of every gradient (the student's
+  16 million parameters, 64 MB per step) and of the workers' lock-step;
+- the FLOPs per labelled frame of the paper's teacher and per training crop of the paper's
+  student (analytic, `kerasemo.models.count_conv_flops`).
+
+From those, and the input pipeline's crops/s per CPU core measured in the same run, it writes
+the sizing of the paper's EmoVoxCeleb (VoxCeleb1: 153.5k tracks, about 5 million labelled
+frames, 50 epochs of 118.5k training crops): compute minutes of labelling and of distillation
+on 1, 8 and 64 GPUs at 40 % of an H100's dense bf16 peak, the CPU cores needed to feed them,
+and hours on this CPU at the throughput just measured. These are estimates from FLOPs, not
+measurements on GPUs.
+
+Example:
+
+    python -m kerasemo.experiments.benchmark --only scale
+    python -m kerasemo.experiments.bench_scale            # print the figures only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kerasemo.experiments.bench_distill import (  # noqa: E402
+    H100_BF16_DENSE_TFLOPS,
+    H100_UTILISATION,
+    _pipeline_crops_per_second,
+    write_random_shards,
+)
+from kerasemo.experiments.benchmark import Figure  # noqa: E402
+
+# The paper's EmoVoxCeleb (VoxCeleb1), Table 3 and section 3.
+VOXCELEB_TRACKS = 153_500
+VOXCELEB_TRAIN_TRACKS = 118_500
+VOXCELEB_FRAMES = 5_000_000
+PAPER_EPOCHS = 50
+GPU_COUNTS = (1, 8, 64)
+
+GLOBAL_BATCH = 8
+WARMUP_STEPS = 2
+TIMED_STEPS = 6
+WORKER_TIMEOUT_S = 900
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _worker_command(data: pathlib.Path, threads: int) -> list[str]:
+    return [sys.executable, "-m", "kerasemo.experiments.bench_scale", "--worker", str(data), "--threads", str(threads)]
+
+
+def _run_workers(data: pathlib.Path, workers: int, threads: int) -> dict:
+    """Trains in `workers` processes (a loopback cluster when > 1); the chief's timing."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_CONFIG", None)
+    hosts = [f"127.0.0.1:{port}" for port in _free_ports(workers)]
+    processes = []
+    for index in range(workers):
+        if workers > 1:
+            env["TF_CONFIG"] = json.dumps(
+                {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+            )
+        processes.append(
+            subprocess.Popen(
+                _worker_command(data, threads),
+                env=dict(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = []
+    try:
+        for process in processes:
+            outputs.append(process.communicate(timeout=WORKER_TIMEOUT_S)[0])
+    finally:
+        for process in processes:
+            process.kill()
+    for process, output in zip(processes, outputs):
+        if process.returncode != 0 or "RESULT " not in output:
+            raise RuntimeError(f"a benchmark worker failed:\n{output[-3000:]}")
+    return json.loads(outputs[0].split("RESULT ", 1)[1].splitlines()[0])
+
+
+def _worker(data: pathlib.Path, threads: int) -> None:
+    """One training process: times `TIMED_STEPS` steps of the paper-size student."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from kerasemo import distribute
+
+    strategy = distribute.make_strategy("multi_worker" if os.environ.get("TF_CONFIG") else "default")
+    import time
+
+    import keras
+
+    from kerasemo.config import apply_overrides, load_config
+    from kerasemo.data import pipeline
+    from kerasemo.experiments.distill import build_distiller
+
+    experiment = apply_overrides(load_config("paper"), [f"distill.batch_size={GLOBAL_BATCH}"])
+    keras.utils.set_random_seed(0)
+    steps = WARMUP_STEPS + TIMED_STEPS
+    with strategy.scope():
+        distiller = distribute.prepare_for_fit(build_distiller(experiment, steps), strategy)
+    files = pipeline.shard_files(data, "train")
+    train = distribute.distribute_training_dataset(
+        strategy,
+        files,
+        lambda own, batch, index: pipeline.training_dataset(own, batch_size=batch, seed=index, repeat=True),
+        global_batch_size=GLOBAL_BATCH,
+    )
+    times = []
+
+    class StepTimes(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter())
+
+    distiller.fit(train, epochs=1, steps_per_epoch=steps, callbacks=[StepTimes()], verbose=0)
+    seconds = times[-1] - times[WARMUP_STEPS - 1]
+    parameters = distiller.student.count_params()
+    print("RESULT " + json.dumps({
+        "samples_per_second": TIMED_STEPS * GLOBAL_BATCH / seconds,
+        "replicas": strategy.num_replicas_in_sync,
+        "parameters": parameters,
+    }))
+
+
+def _student_and_teacher_flops() -> tuple[float, float]:
+    """(teacher forward FLOPs per 224 x 224 frame, student FLOPs per 4 s training crop)."""
+    import keras
+
+    from kerasemo.audio import CROP_SAMPLES, num_frames
+    from kerasemo.config import load_config
+    from kerasemo.models import VGGMStudent, count_conv_flops
+    from kerasemo.models.teacher import teacher_from_config
+
+    paper = load_config("paper")
+    keras.utils.set_random_seed(0)
+    teacher = teacher_from_config(paper.teacher)
+    size = paper.teacher.input_size
+    teacher_flops = count_conv_flops(teacher, (size, size, 3))["forward"]
+    del teacher
+    student = VGGMStudent(
+        conv_filters=paper.student.conv_filters,
+        fc6_units=paper.student.fc6_units,
+        fc7_units=paper.student.fc7_units,
+    )
+    student_flops = 3 * count_conv_flops(student, (512, num_frames(CROP_SAMPLES)))["forward"]
+    return float(teacher_flops), float(student_flops)
+
+
+def _gpu_rate() -> float:
+    """FLOP/s of one H100 at the assumed utilisation of its dense bf16 peak."""
+    return H100_BF16_DENSE_TFLOPS * 1e12 * H100_UTILISATION
+
+
+def measure(args) -> list[Figure]:
+    """Measures the multi-worker efficiency here and writes the VoxCeleb sizing estimates.
+
+    Args:
+        args: the benchmark namespace (unused: the section's settings are fixed so that its
+            figures compare across runs).
+
+    Returns:
+        A list of `Figure`.
+    """
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        data = pathlib.Path(tmp) / "shards"
+        write_random_shards(data, num_tracks=64)
+        single = _run_workers(data, workers=1, threads=cores)
+        pair = _run_workers(data, workers=2, threads=max(1, cores // 2))
+        crops_per_core = _pipeline_crops_per_second(data, 32, batches=8) / cores
+    efficiency = pair["samples_per_second"] / single["samples_per_second"]
+    gradient_mb = single["parameters"] * 4 / 1e6
+    teacher_flops, student_flops = _student_and_teacher_flops()
+    labelling = VOXCELEB_FRAMES * teacher_flops
+    distilling = VOXCELEB_TRAIN_TRACKS * PAPER_EPOCHS * student_flops
+    gpu_note = (
+        f"estimate: H100 SXM at {H100_UTILISATION:.0%} of its dense bf16 peak "
+        f"({H100_BF16_DENSE_TFLOPS:.0f} TFLOP/s), compute only, perfect scaling"
+    )
+    figures = [
+        Figure(
+            "training throughput, 1 process x {} cores".format(cores),
+            single["samples_per_second"],
+            "samples/s",
+            note=f"paper-size student, global batch {GLOBAL_BATCH}, 4 s crops, float32",
+        ),
+        Figure(
+            "training throughput, 2 loopback workers x {} core(s)".format(max(1, cores // 2)),
+            pair["samples_per_second"],
+            "samples/s",
+            note="MultiWorkerMirroredStrategy, same global batch and cores",
+        ),
+        Figure(
+            "2 workers / 1 process (data-parallel efficiency here)",
+            efficiency,
+            "ratio",
+            note=f"all-reduce of {gradient_mb:.0f} MB of gradients per step over loopback",
+        ),
+        Figure("teacher FLOPs per labelled frame (paper size)", teacher_flops / 1e9, "GFLOP"),
+        Figure("student FLOPs per training crop (paper size)", student_flops / 1e9, "GFLOP",
+               note="3 x forward, 512 x 400"),
+        Figure(
+            "EmoVoxCeleb labelling compute",
+            labelling / 1e15,
+            "PFLOP",
+            note=f"{VOXCELEB_FRAMES:,} frames of {VOXCELEB_TRACKS:,} tracks",
+        ),
+        Figure(
+            "EmoVoxCeleb distillation compute",
+            distilling / 1e15,
+            "PFLOP",
+            note=f"{PAPER_EPOCHS} epochs x {VOXCELEB_TRAIN_TRACKS:,} training crops",
+        ),
+    ]
+    for gpus in GPU_COUNTS:
+        figures.append(Figure(
+            f"labelling on {gpus} GPU(s), teacher compute", labelling / (gpus * _gpu_rate()) / 60,
+            "min", note=gpu_note + "; decoding and cropping the video run on CPU workers (Beam)",
+        ))
+    feed = _gpu_rate() / student_flops
+    figures.append(Figure(
+        "input pipeline per CPU core", crops_per_core, "crops/s",
+        note="4 s crops with pooled targets from 8 s spectrogram shards (tf.data, no model)",
+    ))
+    for gpus in GPU_COUNTS:
+        figures.append(Figure(
+            f"distillation on {gpus} GPU(s)", distilling / (gpus * _gpu_rate()) / 60, "min",
+            note=f"{gpu_note}; feeding them takes {gpus * feed / crops_per_core:,.0f} CPU cores "
+            f"({feed:,.0f} crops/s per GPU)",
+        ))
+    figures.append(
+        Figure(
+            "distillation on this CPU",
+            VOXCELEB_TRAIN_TRACKS * PAPER_EPOCHS / single["samples_per_second"] / 3600,
+            "h",
+            note=f"at the {single['samples_per_second']:.2f} samples/s measured above (estimate)",
+        )
+    )
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasemo.experiments.bench_scale",
+        description=__doc__.split("\n\nExample:")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--worker", type=pathlib.Path, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker is not None:
+        _worker(args.worker, args.threads)
+        return 0
+    for figure in measure(args):
+        print(f"{figure.name}: {figure.value:,.4g} {figure.unit}" + (f" ({figure.note})" if figure.note else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
