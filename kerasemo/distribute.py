@@ -60,6 +60,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
+import subprocess
 from collections.abc import Callable, Sequence
 
 import keras
@@ -435,6 +437,81 @@ def weights_fingerprint(model: keras.Model) -> str:
         value = keras.ops.convert_to_numpy(weight.value)
         digest.update(np.ascontiguousarray(value, dtype=np.float32).tobytes())
     return digest.hexdigest()
+
+
+def loopback_tf_configs(num_workers: int) -> list[str]:
+    """``TF_CONFIG`` values for a cluster of `num_workers` processes on this machine (loopback).
+
+    The ports are free when chosen (another program may still take one before the workers bind).
+
+    Example:
+
+    >>> configs = loopback_tf_configs(2)
+    >>> json.loads(configs[1])["task"]
+    {'type': 'worker', 'index': 1}
+    """
+    sockets = [socket.socket() for _ in range(num_workers)]
+    try:
+        for server in sockets:
+            server.bind(("127.0.0.1", 0))
+        hosts = [f"127.0.0.1:{server.getsockname()[1]}" for server in sockets]
+    finally:
+        for server in sockets:
+            server.close()
+    return [
+        json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})
+        for index in range(num_workers)
+    ]
+
+
+def run_loopback_workers(
+    argv_of_worker: Callable[[int], list[str]],
+    num_workers: int = 2,
+    *,
+    env: dict | None = None,
+    timeout: float | None = None,
+) -> list[tuple[int, str]]:
+    """Runs `num_workers` processes as a multi-worker cluster on this machine and waits for them.
+
+    A way to try ``--strategy multi_worker`` (and to test and benchmark it) without machines:
+    each process gets its own ``TF_CONFIG`` (`loopback_tf_configs`) and no GPU.
+
+    Args:
+        argv_of_worker: the command line of worker ``i`` (e.g. ``[sys.executable, "-m",
+            "kerasemo.experiments.distill", "--strategy", "multi_worker", ...]``).
+        num_workers: processes in the cluster.
+        env: the environment of every worker (default: this process's).
+        timeout: seconds to wait for each worker; on expiry every worker is killed and
+            `subprocess.TimeoutExpired` is raised.
+
+    Returns:
+        ``(exit status, output)`` of each worker, in worker order (stdout and stderr together).
+
+    Example:
+
+    ```python
+    results = run_loopback_workers(lambda i: [sys.executable, "-m", "kerasemo.experiments.distill",
+                                              "--strategy", "multi_worker", "--data", "shards",
+                                              "--out", f"runs/worker{i}"])
+    ```
+    """
+    base = dict(os.environ if env is None else env, CUDA_VISIBLE_DEVICES="")
+    processes = [
+        subprocess.Popen(
+            argv_of_worker(index),
+            env={**base, "TF_CONFIG": tf_config},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for index, tf_config in enumerate(loopback_tf_configs(num_workers))
+    ]
+    try:
+        outputs = [process.communicate(timeout=timeout)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    return [(process.returncode, output) for process, output in zip(processes, outputs)]
 
 
 def add_strategy_argument(parser) -> None:

@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,52 +57,30 @@ TIMED_STEPS = 6
 WORKER_TIMEOUT_S = 900
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _worker_command(data: pathlib.Path, threads: int) -> list[str]:
     return [sys.executable, "-m", "kerasemo.experiments.bench_scale", "--worker", str(data), "--threads", str(threads)]
 
 
 def _run_workers(data: pathlib.Path, workers: int, threads: int) -> dict:
-    """Trains in `workers` processes (a loopback cluster when > 1); the chief's timing."""
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    """Trains in `workers` processes (a loopback cluster when > 1); the first worker's timing."""
+    from kerasemo import distribute
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env.pop("TF_CONFIG", None)
-    hosts = [f"127.0.0.1:{port}" for port in _free_ports(workers)]
-    processes = []
-    for index in range(workers):
-        if workers > 1:
-            env["TF_CONFIG"] = json.dumps(
-                {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
-            )
-        processes.append(
-            subprocess.Popen(
-                _worker_command(data, threads),
-                env=dict(env),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+    command = _worker_command(data, threads)
+    if workers == 1:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S
         )
-    outputs = []
-    try:
-        for process in processes:
-            outputs.append(process.communicate(timeout=WORKER_TIMEOUT_S)[0])
-    finally:
-        for process in processes:
-            process.kill()
-    for process, output in zip(processes, outputs):
-        if process.returncode != 0 or "RESULT " not in output:
+        results = [(done.returncode, done.stdout + done.stderr)]
+    else:
+        results = distribute.run_loopback_workers(
+            lambda index: command, workers, env=env, timeout=WORKER_TIMEOUT_S
+        )
+    for returncode, output in results:
+        if returncode != 0 or "RESULT " not in output:
             raise RuntimeError(f"a benchmark worker failed:\n{output[-3000:]}")
-    return json.loads(outputs[0].split("RESULT ", 1)[1].splitlines()[0])
+    return json.loads(results[0][1].split("RESULT ", 1)[1].splitlines()[0])
 
 
 def _worker(data: pathlib.Path, threads: int) -> None:

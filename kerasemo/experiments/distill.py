@@ -236,12 +236,10 @@ def run_distillation(
             repeat=True,
         )
 
-    try:
-        train_ds = distribute.distribute_training_dataset(
-            strategy, train_files, make_training_dataset, global_batch_size=settings.batch_size
-        )
-    except distribute.StrategyError as err:
-        raise ValueError(str(err)) from None
+    # A StrategyError (a ValueError) when the files or the batch do not split over the workers.
+    train_ds = distribute.distribute_training_dataset(
+        strategy, train_files, make_training_dataset, global_batch_size=settings.batch_size
+    )
     val_ds = distribute.replicate_dataset(
         pipeline.validation_dataset(select_files, pooling=frames.pooling)
     )

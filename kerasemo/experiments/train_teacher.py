@@ -436,17 +436,16 @@ def main(argv: list[str] | None = None) -> int:
     from kerasemo.models.teacher import TeacherWeightsError
     from kerasemo.models.teacher_inference import predict_frame_logits
 
-    if chief:
+    if chief:  # the run directory is the chief's alone
         out.mkdir(parents=True, exist_ok=True)
-    if chief and (not args.resume or not backup.exists()):
-        # Leftovers of a run interrupted before its first epoch ended.
-        for name in (TRAINING_LOG, CHECKPOINT):
-            (out / name).unlink(missing_ok=True)
-    if chief:
+        if not args.resume or not backup.exists():
+            # Leftovers of a run interrupted before its first epoch ended.
+            for name in (TRAINING_LOG, CHECKPOINT):
+                (out / name).unlink(missing_ok=True)
         config_lib.save_config(experiment, out)
-    if chief and not (args.resume and run_file.exists()):
-        run_info = {"data": str(data_dir.resolve()), "argv": list(argv or sys.argv[1:])}
-        run_file.write_text(json.dumps(run_info, indent=2), encoding="utf-8")
+        if not (args.resume and run_file.exists()):
+            run_info = {"data": str(data_dir.resolve()), "argv": list(argv or sys.argv[1:])}
+            run_file.write_text(json.dumps(run_info, indent=2), encoding="utf-8")
 
     # --- Data: cleaned once into TFRecord shards, reused afterwards.
     try:
