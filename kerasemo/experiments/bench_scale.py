@@ -12,10 +12,10 @@ Measured side by side in one run, on random 8 s spectrogram shards:
 
 From those, and the input pipeline's crops/s per CPU core measured in the same run, it writes
 the sizing of the paper's EmoVoxCeleb (VoxCeleb1: 153.5k tracks, about 5 million labelled
-frames, 50 epochs of 118.5k training crops): compute minutes of labelling and of distillation
-on 1, 8 and 64 GPUs at 40 % of an H100's dense bf16 peak, the CPU cores needed to feed them,
-and hours on this CPU at the throughput just measured. These are estimates from FLOPs, not
-measurements on GPUs.
+frames, 50 epochs of 118.5k training crops) and of VoxCeleb2 (1.13 million utterances, 2,442
+hours): compute minutes of labelling and of distillation on 1, 8 and 64 GPUs at 40 % of an
+H100's dense bf16 peak, the CPU cores needed to feed them, and hours on this CPU at the
+throughput just measured. These are estimates from FLOPs, not measurements on GPUs.
 
 Example:
 
@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -44,10 +45,26 @@ from kerasemo.experiments.bench_distill import (  # noqa: E402
 )
 from kerasemo.experiments.benchmark import Figure  # noqa: E402
 
-# The paper's EmoVoxCeleb (VoxCeleb1), Table 3 and section 3.
-VOXCELEB_TRACKS = 153_500
-VOXCELEB_TRAIN_TRACKS = 118_500
-VOXCELEB_FRAMES = 5_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """The size of a talking-face corpus to label and distil on."""
+
+    name: str
+    tracks: int
+    train_tracks: int
+    frames: int
+    source: str
+
+
+CORPORA = (
+    Corpus("VoxCeleb1 (EmoVoxCeleb)", 153_500, 118_500, 5_000_000,
+           "the paper: Table 3 tracks, ~5 million labelled frames"),
+    # VoxCeleb2 (Chung et al., 2018): 1,128,246 utterances (1,092,009 in dev), 2,442 hours.
+    Corpus("VoxCeleb2", 1_128_246, 1_092_009, round(2_442 * 3600 / 0.24),
+           "1,128,246 utterances, 2,442 h: one labelled frame per 0.24 s"),
+)
 PAPER_EPOCHS = 50
 GPU_COUNTS = (1, 8, 64)
 
@@ -177,12 +194,11 @@ def measure(args) -> list[Figure]:
     efficiency = pair["samples_per_second"] / single["samples_per_second"]
     gradient_mb = single["parameters"] * 4 / 1e6
     teacher_flops, student_flops = _student_and_teacher_flops()
-    labelling = VOXCELEB_FRAMES * teacher_flops
-    distilling = VOXCELEB_TRAIN_TRACKS * PAPER_EPOCHS * student_flops
     gpu_note = (
         f"estimate: H100 SXM at {H100_UTILISATION:.0%} of its dense bf16 peak "
         f"({H100_BF16_DENSE_TFLOPS:.0f} TFLOP/s), compute only, perfect scaling"
     )
+    feed = _gpu_rate() / student_flops
     figures = [
         Figure(
             "training throughput, 1 process x {} cores".format(cores),
@@ -202,46 +218,42 @@ def measure(args) -> list[Figure]:
             "ratio",
             note=f"all-reduce of {gradient_mb:.0f} MB of gradients per step over loopback",
         ),
+        Figure(
+            "input pipeline per CPU core", crops_per_core, "crops/s",
+            note="4 s crops with pooled targets from 8 s spectrogram shards (tf.data, no model)",
+        ),
         Figure("teacher FLOPs per labelled frame (paper size)", teacher_flops / 1e9, "GFLOP"),
         Figure("student FLOPs per training crop (paper size)", student_flops / 1e9, "GFLOP",
                note="3 x forward, 512 x 400"),
-        Figure(
-            "EmoVoxCeleb labelling compute",
-            labelling / 1e15,
-            "PFLOP",
-            note=f"{VOXCELEB_FRAMES:,} frames of {VOXCELEB_TRACKS:,} tracks",
-        ),
-        Figure(
-            "EmoVoxCeleb distillation compute",
-            distilling / 1e15,
-            "PFLOP",
-            note=f"{PAPER_EPOCHS} epochs x {VOXCELEB_TRAIN_TRACKS:,} training crops",
-        ),
     ]
-    for gpus in GPU_COUNTS:
+    for corpus in CORPORA:
+        labelling = corpus.frames * teacher_flops
+        crops = corpus.train_tracks * PAPER_EPOCHS
+        distilling = crops * student_flops
+        figures += [
+            Figure(f"{corpus.name}: labelling compute", labelling / 1e15, "PFLOP",
+                   note=f"{corpus.frames:,} frames of {corpus.tracks:,} tracks ({corpus.source})"),
+            Figure(f"{corpus.name}: distillation compute", distilling / 1e15, "PFLOP",
+                   note=f"{PAPER_EPOCHS} epochs x {corpus.train_tracks:,} training crops"),
+        ]
+        for gpus in GPU_COUNTS:
+            figures.append(Figure(
+                f"{corpus.name}: labelling on {gpus} GPU(s), teacher compute",
+                labelling / (gpus * _gpu_rate()) / 60, "min",
+                note=gpu_note + "; decoding and cropping the video run on CPU workers (Beam)",
+            ))
+        for gpus in GPU_COUNTS:
+            figures.append(Figure(
+                f"{corpus.name}: distillation on {gpus} GPU(s)",
+                distilling / (gpus * _gpu_rate()) / 60, "min",
+                note=f"{gpu_note}; feeding them takes {gpus * feed / crops_per_core:,.0f} CPU "
+                f"cores ({feed:,.0f} crops/s per GPU)",
+            ))
         figures.append(Figure(
-            f"labelling on {gpus} GPU(s), teacher compute", labelling / (gpus * _gpu_rate()) / 60,
-            "min", note=gpu_note + "; decoding and cropping the video run on CPU workers (Beam)",
-        ))
-    feed = _gpu_rate() / student_flops
-    figures.append(Figure(
-        "input pipeline per CPU core", crops_per_core, "crops/s",
-        note="4 s crops with pooled targets from 8 s spectrogram shards (tf.data, no model)",
-    ))
-    for gpus in GPU_COUNTS:
-        figures.append(Figure(
-            f"distillation on {gpus} GPU(s)", distilling / (gpus * _gpu_rate()) / 60, "min",
-            note=f"{gpu_note}; feeding them takes {gpus * feed / crops_per_core:,.0f} CPU cores "
-            f"({feed:,.0f} crops/s per GPU)",
-        ))
-    figures.append(
-        Figure(
-            "distillation on this CPU",
-            VOXCELEB_TRAIN_TRACKS * PAPER_EPOCHS / single["samples_per_second"] / 3600,
-            "h",
+            f"{corpus.name}: distillation on this CPU",
+            crops / single["samples_per_second"] / 3600, "h",
             note=f"at the {single['samples_per_second']:.2f} samples/s measured above (estimate)",
-        )
-    )
+        ))
     return figures
 
 
