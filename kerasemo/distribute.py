@@ -386,12 +386,32 @@ def prepare_for_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> ker
     return model
 
 
+def _check_same_epoch(strategy: tf.distribute.Strategy, epoch: int) -> None:
+    """Stops every worker when they are about to start from different epochs.
+
+    The epochs are all equal exactly when N x sum(e^2) == (sum e)^2 over the N replicas; both
+    sums are all-reduced, so every worker reaches the same verdict.
+    """
+    value = tf.constant([float(epoch), float(epoch) ** 2], tf.float64)
+    sums = strategy.reduce("SUM", strategy.run(lambda: tf.identity(value)), axis=None).numpy()
+    replicas = strategy.num_replicas_in_sync
+    if replicas * sums[1] != sums[0] ** 2:
+        raise StrategyError(
+            f"The workers restored different epochs from their backups (this one: epoch "
+            f"{epoch}; mean over the replicas: {sums[0] / replicas:g}). Resuming a multi-worker "
+            "run needs its --out folder on a filesystem every worker reads; give every worker "
+            "the same folder, or delete the backup folder to start over."
+        )
+
+
 class WorkerBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`keras.callbacks.BackupAndRestore` for several workers: all restore, the chief alone saves.
 
     Every worker reads the backup at the start of training (so all resume at the same epoch with
     the same weights; the folder must be readable by every worker), but only the chief writes
-    or deletes it.
+    or deletes it. With several workers they then check, together, that they restored the same
+    epoch: workers that did not (a backup folder not shared between the machines) would wait
+    for each other forever, so all of them stop with a `StrategyError` instead.
 
     Args:
         backup_dir: the backup folder.
@@ -408,6 +428,12 @@ class WorkerBackupAndRestore(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir, *, chief: bool = True, **kwargs):
         super().__init__(backup_dir, **kwargs)
         self.chief = bool(chief)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        strategy = self.model.distribute_strategy
+        if worker_role(strategy).num_workers > 1:
+            _check_same_epoch(strategy, int(getattr(self.model, "_initial_epoch", None) or 0))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.chief:

@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 from kerasemo import distribute
+from kerasemo.config import apply_overrides, load_config
 from kerasemo.data import pipeline
 from kerasemo.experiments import distill
 from kerasemo.models.losses import distillation_loss
@@ -295,3 +296,28 @@ def test_two_workers_train_the_teacher_and_only_the_chief_evaluates(tmp_path):
     # is the final model.
     saved = keras.saving.load_model(outs[0] / "teacher.keras", compile=False)
     assert {distribute.weights_fingerprint(saved)} == digest
+
+
+class _CrashAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt("simulated kill after epoch 1")
+
+
+@pytest.mark.slow
+def test_workers_that_restore_different_epochs_stop_with_advice(shards, tmp_path):
+    # Worker 0's folder holds a backup after epoch 1; worker 1's folder (not shared) holds none.
+    experiment = apply_overrides(load_config("demo"), TINY + ["distill.epochs=2"])
+    with pytest.raises(KeyboardInterrupt):
+        distill.run_distillation(experiment, shards, tmp_path / "worker0", verbose=0,
+                                 extra_callbacks=[_CrashAfterFirstEpoch()])
+    settings = [arg for override in TINY + ["distill.epochs=2"] for arg in ("--set", override)]
+    results = distribute.run_loopback_workers(
+        lambda index: [sys.executable, "-m", "kerasemo.experiments.distill", "--strategy",
+                       "multi_worker", "--data", str(shards), "--out",
+                       str(tmp_path / f"worker{index}")] + settings,
+        env=_child_env(),
+        timeout=WORKER_TIMEOUT_S,
+    )
+    for returncode, log in results:
+        assert returncode != 0, log[-3000:]
+        assert "restored different epochs" in log and "filesystem every worker reads" in log
