@@ -18,8 +18,9 @@ The training stages (`distill`, `train_teacher`) take ``--strategy``:
 
 **Batch and learning rate.** The configured batch size is the **global** batch: each of the N
 replicas in sync gets ``batch / N`` examples, every replica's loss is scaled by ``1 / N`` and the
-gradients are summed across replicas, so one step on N replicas is one step on the global batch
-on one device. The same configuration therefore gives the same optimisation whatever the number
+gradients are summed across replicas, and batch normalisation uses the global batch's
+statistics (`prepare_for_fit`), so one step on N replicas is one step on the global batch on
+one device. The same configuration therefore gives the same optimisation whatever the number
 of replicas. Raise the batch to keep more replicas busy; the distillation stage then scales its
 learning rate linearly on its own (it follows the authors' summed loss: the rate per example is
 fixed, `kerasemo.training.authors_learning_rate`), while the teacher's configured rates apply
@@ -46,6 +47,7 @@ strategy = distribute.make_strategy("mirrored")
 with strategy.scope():
     model = make_model()
     model.compile(...)
+    distribute.prepare_for_fit(model, strategy)
 train = distribute.distribute_training_dataset(
     strategy, files, lambda files, batch, index: make_dataset(files, batch, seed=index),
     global_batch_size=64,
