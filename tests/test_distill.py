@@ -3,13 +3,12 @@
 import json
 
 import keras
-import numpy as np
 import pandas as pd
 import pytest
 
 from kerasemo.config import apply_overrides, load_config
 from kerasemo.experiments import distill
-from shard_fixtures import ramp_logits, write_shards
+from shard_fixtures import write_distill_splits
 
 TINY = [
     "student.conv_filters=[4, 8, 8, 8, 8]",
@@ -25,16 +24,7 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("shards")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 8), ("heard_val", 6), ("unheard_val", 6)):
-        tracks = []
-        for i in range(count):
-            logits = rng.standard_normal((12, 8)).astype(np.float32)
-            logits[:, i % 5] += 4.0  # several dominant emotions, so AUCs exist
-            tracks.append((150 + 40 * i, logits))
-        write_shards(folder, tracks, split=split, per_shard=4)
-    return folder
+    return write_distill_splits(tmp_path_factory.mktemp("shards"))
 
 
 def _experiment(*extra):

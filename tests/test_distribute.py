@@ -26,7 +26,7 @@ from kerasemo.experiments import distill
 from kerasemo.models.losses import distillation_loss
 from face_fixtures import TINY_TEACHER, pattern_faces
 from kerasemo.data.ferplus import write_ferplus
-from shard_fixtures import write_shards
+from shard_fixtures import write_distill_splits
 
 TINY = [
     "student.conv_filters=[4, 8, 8, 8, 8]",
@@ -43,16 +43,7 @@ WORKER_TIMEOUT_S = 420
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     """8 training tracks in 2 files (one per worker), 6 + 6 validation tracks."""
-    folder = tmp_path_factory.mktemp("shards")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 8), ("heard_val", 6), ("unheard_val", 6)):
-        tracks = []
-        for i in range(count):
-            logits = rng.standard_normal((12, 8)).astype(np.float32)
-            logits[:, i % 5] += 4.0
-            tracks.append((150 + 40 * i, logits))
-        write_shards(folder, tracks, split=split, per_shard=4)
-    return folder
+    return write_distill_splits(tmp_path_factory.mktemp("shards"))
 
 
 def _child_env(**extra):

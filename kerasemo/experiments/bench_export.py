@@ -47,23 +47,15 @@ def measure(args) -> list[Figure]:
         The figures, in table order.
     """
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from kerasemo import export
-    from kerasemo.models import VGGMStudent
+    from kerasemo.models import student_from_config
 
     experiment = args.experiment
     repeats = max(1, int(args.repeats))
     keras.utils.set_random_seed(experiment.seed)
-    student = VGGMStudent(
-        input_bins=257,
-        mirror_input=experiment.frontend.mirror,
-        conv_filters=experiment.student.conv_filters,
-        fc6_units=experiment.student.fc6_units,
-        fc7_units=experiment.student.fc7_units,
-        dtype="float32",
-    )
+    student = student_from_config(experiment, dtype="float32")
     seconds_of_audio = export.WINDOW_SAMPLES / export.SAMPLE_RATE
     window = export.speech_like_clips(1, export.WINDOW_SAMPLES, seed=4242)
     clips = export.speech_like_clips(_PARITY_CLIPS, export.WINDOW_SAMPLES, seed=4343)

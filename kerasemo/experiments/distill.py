@@ -127,18 +127,11 @@ def build_distiller(experiment: config_lib.ExperimentConfig, steps_per_epoch: in
     import keras
 
     from kerasemo import training
-    from kerasemo.models import Distiller, VGGMStudent
+    from kerasemo.models import Distiller, student_from_config
 
     settings = experiment.distill
-    student = VGGMStudent(
-        input_bins=257,
-        mirror_input=experiment.frontend.mirror,
-        conv_filters=experiment.student.conv_filters,
-        fc6_units=experiment.student.fc6_units,
-        fc7_units=experiment.student.fc7_units,
-    )
     distiller = Distiller(
-        student,
+        student_from_config(experiment),
         temperature=settings.temperature,
         convention=settings.loss,
         weight_decay=training.authors_weight_decay(settings.weight_decay, settings.batch_size),

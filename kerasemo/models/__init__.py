@@ -4,7 +4,7 @@ from kerasemo.models.distiller import Distiller
 from kerasemo.models.flops import count_conv_flops
 from kerasemo.models.losses import DistillationLoss, distillation_loss
 from kerasemo.models.probe import LinearProbe
-from kerasemo.models.student import VGGMStudent
+from kerasemo.models.student import VGGMStudent, student_from_config
 from kerasemo.models.teacher import SEResNetTeacher, load_teacher, teacher_from_config
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "LinearProbe",
     "SEResNetTeacher",
     "VGGMStudent",
+    "student_from_config",
     "count_conv_flops",
     "distillation_loss",
     "load_teacher",

@@ -385,3 +385,32 @@ class VGGMStudent(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def student_from_config(experiment, **kwargs):
+    """Builds the untrained student that distillation trains, from a `kerasemo.config.ExperimentConfig`.
+
+    It reads the stored 257 rfft bins (`VGGMStudent(input_bins=257)`), mirrors them to 512 when
+    ``frontend.mirror`` is set, and takes its widths from ``student``.
+
+    Args:
+        experiment: an `ExperimentConfig` (uses `student` and `frontend.mirror`).
+        **kwargs: more `VGGMStudent` arguments (e.g. ``dtype``).
+
+    Returns:
+        A `VGGMStudent`.
+
+    Example:
+
+    >>> from kerasemo.config import load_config
+    >>> student_from_config(load_config("paper")).count_params()
+    16053224
+    """
+    return VGGMStudent(
+        input_bins=257,
+        mirror_input=experiment.frontend.mirror,
+        conv_filters=experiment.student.conv_filters,
+        fc6_units=experiment.student.fc6_units,
+        fc7_units=experiment.student.fc7_units,
+        **kwargs,
+    )
