@@ -188,6 +188,17 @@ def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
     return worker_role(strategy).is_chief
 
 
+def is_distributed(strategy: tf.distribute.Strategy) -> bool:
+    """Whether `strategy` trains on more than one replica or worker (else: one device).
+
+    Example:
+
+    >>> is_distributed(make_strategy("default"))
+    False
+    """
+    return strategy.num_replicas_in_sync > 1 or worker_role(strategy).num_workers > 1
+
+
 def per_replica_batch_size(strategy: tf.distribute.Strategy, global_batch_size: int) -> int:
     """The examples each replica gets from a global batch; it must divide evenly.
 
@@ -253,7 +264,7 @@ def distribute_dataset(
         StrategyError: from `per_replica_batch_size`.
     """
     per_replica = per_replica_batch_size(strategy, global_batch_size)
-    if strategy.num_replicas_in_sync == 1 and worker_role(strategy).num_workers == 1:
+    if not is_distributed(strategy):
         return make_dataset(per_replica, 0, 1)
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -357,10 +368,9 @@ def prepare_for_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> ker
     Returns:
         `model`, changed in place (unchanged on a single device).
     """
-    role = worker_role(strategy)
-    if strategy.num_replicas_in_sync > 1 or role.num_workers > 1:
+    if is_distributed(strategy):
         _synchronize_batch_norm(model)
-    if role.num_workers < 2:
+    if worker_role(strategy).num_workers < 2:
         return model
 
     def symbolic_build_from_local_batch(iterator=None, data_batch=None):

@@ -346,8 +346,7 @@ def _training_faces(records, teacher_config, seed: int, strategy):
     """
     from kerasemo.data import face_records
 
-    role = distribute.worker_role(strategy)
-    if strategy.num_replicas_in_sync == 1 and role.num_workers == 1:
+    if not distribute.is_distributed(strategy):
         train = face_records.make_face_dataset(
             records, "train", teacher_config, training=True, seed=seed
         )
