@@ -7,6 +7,18 @@ from kerasemo.audio.signals import speech_like_signal
 from kerasemo.data import schema
 
 
+# A student that distils in seconds on these shards (distill `--set` overrides, no epochs).
+TINY_DISTILL = [
+    "student.conv_filters=[4, 8, 8, 8, 8]",
+    "student.fc6_units=16",
+    "student.fc7_units=8",
+    "frontend.crop_frames=100",
+    "distill.batch_size=4",
+    "distill.learning_rate_start=1e-3",
+    "distill.learning_rate_end=1e-4",
+]
+
+
 def write_shards(folder, tracks, split="train", per_shard=3, kind="spectrogram"):
     """Writes tracks (frames, logits) as shards.
 

@@ -8,18 +8,9 @@ import pytest
 
 from kerasemo.config import apply_overrides, load_config
 from kerasemo.experiments import distill
-from shard_fixtures import write_distill_splits
+from shard_fixtures import TINY_DISTILL, write_distill_splits
 
-TINY = [
-    "student.conv_filters=[4, 8, 8, 8, 8]",
-    "student.fc6_units=16",
-    "student.fc7_units=8",
-    "frontend.crop_frames=100",
-    "distill.batch_size=4",
-    "distill.epochs=3",
-    "distill.learning_rate_start=1e-3",
-    "distill.learning_rate_end=1e-4",
-]
+TINY = TINY_DISTILL + ["distill.epochs=3"]
 
 
 @pytest.fixture(scope="module")
