@@ -209,6 +209,7 @@ def test_get_config_from_config_round_trip():
         "normalization_epsilon": 1e-3,
         "input_frames": 120,
         "batch_norm_momentum": 0.8,
+        "log_magnitude": False,
         "dtype": "float32",
         "name": "tiny",
         "trainable": True,
@@ -229,6 +230,27 @@ def test_keras_save_load_round_trip(tmp_path, rng):
     assert isinstance(revived, VGGMStudent)
     assert revived.get_config() == student.get_config()
     np.testing.assert_allclose(revived.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_log_magnitude_student_compresses_before_normalising(tmp_path, rng):
+    from kerasemo.audio import LogMagnitude, PerBinNormalization
+
+    student = VGGMStudent(input_bins=257, log_magnitude=True, **SMALL)
+    names = [layer.name for layer in student.layers]
+    assert names[:4] == ["spectrogram", "log_magnitude", "normalize", "add_channel"]
+    x = _spectrogram(rng, 2, 257, 90)
+    compressed = LogMagnitude()(x)
+    np.testing.assert_allclose(np.asarray(compressed), np.log1p(x), rtol=1e-6)
+    # What the trunk sees is the per-bin normalised log spectrogram.
+    trunk_input = keras.Model(student.input, student.get_layer("normalize").output)(x)
+    np.testing.assert_allclose(np.asarray(trunk_input), np.asarray(PerBinNormalization()(np.log1p(x))), atol=1e-5)
+    path = tmp_path / "log.keras"
+    student.save(path)
+    revived = keras.saving.load_model(path)
+    assert revived.log_magnitude is True
+    np.testing.assert_allclose(revived.predict(x, verbose=0), student.predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="needs `normalize_input=True`"):
+        VGGMStudent(log_magnitude=True, normalize_input=False, **SMALL)
 
 
 def test_no_normalization_stage():

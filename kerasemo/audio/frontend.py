@@ -58,6 +58,7 @@ __all__ = [
     "NUM_BINS",
     "NUM_RFFT_BINS",
     "PREEMPHASIS",
+    "LogMagnitude",
     "PerBinNormalization",
     "SAMPLE_RATE",
     "VGGVoxSpectrogram",
@@ -312,6 +313,38 @@ class MirrorFrequencyBins(_Float32Layer):
 
     def get_config(self):
         return super().get_config()
+
+
+@keras.saving.register_keras_serializable(package="kerasemo")
+class LogMagnitude(_Float32Layer):
+    """Log-compresses linear magnitudes: ``log(1 + S)``.
+
+    Not part of the VGGVox recipe (which feeds linear magnitudes); an option of the student
+    (`kerasemo.models.VGGMStudent(log_magnitude=True)`) that runs before `PerBinNormalization`.
+    On int16-scale magnitudes (speech at 1e3-1e7) ``log(1 + S)`` is ``log S`` to within 0.1 %,
+    and zero padding stays 0. Per-bin normalisation of a log spectrogram removes each bin's
+    mean log level (a per-clip channel and level normalisation, as cepstral mean normalisation
+    does), while the quieter structure between the harmonics (breath, jitter, pauses) keeps a
+    scale comparable to the harmonic peaks instead of vanishing next to them.
+
+    Call arguments:
+        inputs: float tensor ``[batch, bins, frames]`` of magnitudes (>= 0).
+
+    Returns:
+        float32 tensor of the same shape.
+
+    Example:
+
+    >>> import numpy as np
+    >>> float(LogMagnitude()(np.full((1, 2, 3), np.e - 1, "float32"))[0, 0, 0])
+    1.0
+    """
+
+    def call(self, inputs):
+        return ops.log1p(ops.maximum(ops.cast(inputs, _COMPUTE_DTYPE), 0.0))
+
+    def compute_output_shape(self, input_shape):
+        return _check_rank("LogMagnitude", input_shape, 3, "[batch, bins, frames]")
 
 
 @keras.saving.register_keras_serializable(package="kerasemo")

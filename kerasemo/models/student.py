@@ -5,6 +5,7 @@ from keras import layers, ops
 
 from kerasemo.audio.frontend import (
     NUM_BINS,
+    LogMagnitude,
     NUM_RFFT_BINS,
     MirrorFrequencyBins,
     PerBinNormalization,
@@ -150,6 +151,9 @@ class VGGMStudent(keras.Model):
             inputs may also be fed.
         normalization_epsilon: float or None. Epsilon of `PerBinNormalization`; None keeps that
             layer's default. Unused when `normalize_input=False`.
+        log_magnitude: bool. If True the input magnitudes are log-compressed (`LogMagnitude`,
+            ``log(1 + S)``) before the per-bin normalisation; an option beyond the paper, which
+            feeds linear magnitudes. Needs `normalize_input=True` (the order matters).
         input_frames: int or None. Fixed number of frames (time axis); None (default) accepts any
             length >= `MIN_INPUT_FRAMES`.
         batch_norm_momentum: float in [0, 1). Momentum of the batch-norm moving statistics.
@@ -191,6 +195,7 @@ class VGGMStudent(keras.Model):
         normalization_epsilon=None,
         input_frames=None,
         batch_norm_momentum=0.9,
+        log_magnitude=False,
         dtype=None,
         name="vggm_student",
         **kwargs,
@@ -202,6 +207,13 @@ class VGGMStudent(keras.Model):
         check_positive_int(fc7_units, "fc7_units")
         check_bool(mirror_input, "mirror_input")
         check_bool(normalize_input, "normalize_input")
+        check_bool(log_magnitude, "log_magnitude")
+        if log_magnitude and not normalize_input:
+            raise ValueError(
+                "`log_magnitude=True` compresses the magnitudes before the model's own per-bin "
+                "normalisation, so it needs `normalize_input=True`. Received: "
+                "normalize_input=False."
+            )
         if isinstance(conv_filters, (str, bytes)) or not hasattr(conv_filters, "__len__"):
             raise ValueError(
                 "`conv_filters` must be a sequence of 5 positive integers (conv1..conv5), e.g. "
@@ -280,6 +292,8 @@ class VGGMStudent(keras.Model):
             shape=(input_bins, input_frames), dtype="float32", name="spectrogram"
         )
         x = inputs
+        if log_magnitude:
+            x = LogMagnitude(dtype=dtype, name="log_magnitude")(x)
         if normalize_input:
             norm_kwargs = {}
             if normalization_epsilon is not None:
@@ -330,6 +344,7 @@ class VGGMStudent(keras.Model):
         self.normalization_epsilon = normalization_epsilon
         self.input_frames = input_frames
         self.batch_norm_momentum = batch_norm_momentum
+        self.log_magnitude = log_magnitude
         self._dtype_arg = dtype
         self.network_bins = network_bins
         self.fc6_height = fc6_height
@@ -377,6 +392,7 @@ class VGGMStudent(keras.Model):
             "normalization_epsilon": self.normalization_epsilon,
             "batch_norm_momentum": self.batch_norm_momentum,
             "input_frames": self.input_frames,
+            "log_magnitude": self.log_magnitude,
             "dtype": self._dtype_arg,
             "name": self.name,
             "trainable": self.trainable,
@@ -412,5 +428,6 @@ def student_from_config(experiment, **kwargs):
         conv_filters=experiment.student.conv_filters,
         fc6_units=experiment.student.fc6_units,
         fc7_units=experiment.student.fc7_units,
+        log_magnitude=experiment.student.log_magnitude,
         **kwargs,
     )
