@@ -98,3 +98,26 @@ def test_missing_shards_explain_how_to_build_them(tmp_path):
         pipeline.shard_files(tmp_path, "train")
     with pytest.raises(ValueError, match="split must be one of"):
         pipeline.shard_files(tmp_path, "test")
+
+
+def test_frequency_warp_stretches_bins_and_is_seeded(tmp_path):
+    window = np.tile(np.arange(257, dtype=np.float32), (3, 1))
+    np.testing.assert_allclose(pipeline.warp_frequency(window, 1.0).numpy(), window)
+    up = pipeline.warp_frequency(window, 2.0).numpy()[0]
+    np.testing.assert_allclose(up[:5], [0.0, 0.5, 1.0, 1.5, 2.0])  # bin k holds bin k / 2
+    down = pipeline.warp_frequency(window, 0.5).numpy()[0]
+    assert down[100] == 200 and not down[130:].any()  # no source above the top bin
+    files = write_shards(tmp_path, [(500, ramp_logits(20))] * 4, per_shard=4)
+
+    def first_batch(warp, seed=0):
+        (spectrogram, target), = pipeline.training_dataset(
+            files, batch_size=4, seed=seed, frequency_warp=warp, deterministic=True
+        ).take(1)
+        return spectrogram.numpy(), target.numpy()
+
+    plain, warped = first_batch(0.0), first_batch(0.2)
+    np.testing.assert_array_equal(plain[1], warped[1])  # targets untouched
+    assert not np.allclose(plain[0], warped[0])
+    np.testing.assert_array_equal(first_batch(0.2)[0], warped[0])  # same seed, same warp
+    with pytest.raises(ValueError, match="frequency_warp must be in"):
+        pipeline.training_dataset(files, frequency_warp=1.5)

@@ -16,7 +16,8 @@ indices ``frame_index(t0) .. min(frame_index(t1), F)``, where
 ``frame_index(t) = floor(max(fps * t - 1, 0) / stride) + 1`` (25 fps, every 6th frame).
 
 Validation (`validation_dataset`): whole tracks (at least `MIN_INPUT_FRAMES` frames, padded if
-shorter), targets pooled over all labelled frames, batched by length buckets.
+shorter), targets pooled over all labelled frames, one track per batch (or, optionally, batched
+by length buckets with zero padding).
 
 Example:
 
@@ -32,6 +33,7 @@ val = pipeline.validation_dataset(pipeline.shard_files("tfrecords/demo", "unhear
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pathlib
 
@@ -149,6 +151,92 @@ def _read_records(files, *, shuffle_files, seed, deterministic, cycle_length):
     )
 
 
+def warp_frequency(window, factor):
+    """Stretches a ``[frames, bins]`` magnitude crop along frequency by `factor` (VTLP-style).
+
+    Bin k of the result holds the (linearly interpolated) magnitude at bin k / factor of the
+    input: factor > 1 moves harmonics and formants up, as a shorter vocal tract and a higher
+    voice would; bins with no source (above the input's top when factor < 1) are 0.
+
+    Args:
+        window: float ``[frames, bins]``.
+        factor: scalar > 0.
+
+    Returns:
+        float32 ``[frames, bins]``.
+    """
+    window = tf.convert_to_tensor(window, tf.float32)
+    bins = tf.shape(window)[1]
+    source = tf.range(bins, dtype=tf.float32) / tf.cast(factor, tf.float32)
+    low = tf.floor(source)
+    weight = source - low
+    inside = tf.cast(source <= tf.cast(bins - 1, tf.float32), tf.float32)
+    low = tf.cast(low, tf.int32)
+    low = tf.minimum(low, bins - 1)
+    high = tf.minimum(low + 1, bins - 1)
+    below, above = tf.gather(window, low, axis=1), tf.gather(window, high, axis=1)
+    return ((1.0 - weight) * below + weight * above) * inside
+
+
+def _crop_fn(files, crop_frames, pooling, fps, frame_stride, seed, centred=False, frequency_warp=0.0):
+    """``(serialized, random_value) -> (spectrogram [257, crop_frames], target [8])``.
+
+    The crop starts at a seeded random frame (or, with `centred`, in the middle of the track);
+    a track shorter than the crop is zero-padded at the end. With `frequency_warp` w > 0 the
+    crop is stretched along frequency by a seeded factor drawn log-uniformly from
+    [1 / (1 + w), 1 + w] (`warp_frequency`).
+    """
+    kind = _audio_kind(files)
+    crop_samples = FRAME_STEP * crop_frames + CROP_EXTRA_SAMPLES
+
+    def start_in(available, random_value):
+        if centred:
+            return tf.maximum(available - 1, 0) // 2
+        seed_pair = tf.stack([random_value, tf.constant(seed, tf.int64)])
+        return tf.random.stateless_uniform(
+            [], seed_pair, minval=0, maxval=tf.maximum(available, 1), dtype=tf.int64
+        )
+
+    def crop(serialized, random_value):
+        parsed = schema.parse_example(serialized)
+        if kind == "spectrogram":
+            spectrogram = parsed["spectrogram"]
+            available = tf.shape(spectrogram, out_type=tf.int64)[0] - crop_frames + 1
+            start_frame = start_in(available, random_value)
+            window = spectrogram[start_frame : start_frame + crop_frames]
+            start_sample = start_frame * FRAME_STEP
+        else:
+            waveform = parsed["waveform"]
+            available = tf.shape(waveform, out_type=tf.int64)[0] - crop_samples + 1
+            start_sample = start_in(available, random_value)
+            samples = waveform[start_sample : start_sample + crop_samples]
+            samples = tf.pad(samples, [[0, crop_samples - tf.shape(samples)[0]]])
+            window = _waveform_to_spectrogram(samples)
+        window = tf.pad(window, [[0, crop_frames - tf.shape(window)[0]], [0, 0]])
+        if frequency_warp > 0:
+            seed_pair = tf.stack([random_value, tf.constant(seed + 1, tf.int64)])
+            log_factor = tf.random.stateless_uniform(
+                [], seed_pair, minval=-math.log1p(frequency_warp), maxval=math.log1p(frequency_warp)
+            )
+            window = warp_frequency(window, tf.exp(log_factor))
+        window = tf.ensure_shape(tf.transpose(window), (schema.NUM_STORED_BINS, crop_frames))
+        target = pool_crop_logits(
+            parsed["logits"], start_sample, crop_samples, pooling, fps, frame_stride
+        )
+        return window, tf.ensure_shape(target, (NUM_CLASSES,))
+
+    return crop
+
+
+def _check_crop_arguments(files, pooling, crop_frames, owner):
+    if not files:
+        raise ValueError(f"{owner} needs at least one shard file; received none.")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}; received {pooling!r}.")
+    if crop_frames < MIN_INPUT_FRAMES:
+        raise ValueError(f"crop_frames must be >= {MIN_INPUT_FRAMES}; received {crop_frames}.")
+
+
 def training_dataset(
     files: list[str],
     *,
@@ -162,6 +250,7 @@ def training_dataset(
     deterministic: bool = False,
     cycle_length: int = 8,
     repeat: bool = False,
+    frequency_warp: float = 0.0,
 ) -> tf.data.Dataset:
     """Random crops with pooled teacher targets: ``(spectrogram [B, 257, crop_frames], logits [B, 8])``.
 
@@ -177,6 +266,9 @@ def training_dataset(
         deterministic: make element order reproducible (slower parallel reads).
         cycle_length: shard files read in parallel.
         repeat: repeat forever (use with ``steps_per_epoch``).
+        frequency_warp: w >= 0; stretch each crop along frequency by a random factor in
+            [1 / (1 + w), 1 + w] (vocal-tract-length perturbation, `warp_frequency`), so the
+            student cannot tell speakers apart by their pitch and formants alone. 0: off.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -185,41 +277,10 @@ def training_dataset(
         ValueError: for an empty file list, a bad pooling or a crop shorter than the student's
             minimum input.
     """
-    if not files:
-        raise ValueError("training_dataset needs at least one shard file; received none.")
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}; received {pooling!r}.")
-    if crop_frames < MIN_INPUT_FRAMES:
-        raise ValueError(f"crop_frames must be >= {MIN_INPUT_FRAMES}; received {crop_frames}.")
-    kind = _audio_kind(files)
-    crop_samples = FRAME_STEP * crop_frames + CROP_EXTRA_SAMPLES
-
-    def crop(serialized, random_value):
-        parsed = schema.parse_example(serialized)
-        seed_pair = tf.stack([random_value, tf.constant(seed, tf.int64)])
-        if kind == "spectrogram":
-            spectrogram = parsed["spectrogram"]
-            available = tf.shape(spectrogram, out_type=tf.int64)[0] - crop_frames + 1
-            start_frame = tf.random.stateless_uniform(
-                [], seed_pair, minval=0, maxval=tf.maximum(available, 1), dtype=tf.int64
-            )
-            window = spectrogram[start_frame : start_frame + crop_frames]
-            start_sample = start_frame * FRAME_STEP
-        else:
-            waveform = parsed["waveform"]
-            available = tf.shape(waveform, out_type=tf.int64)[0] - crop_samples + 1
-            start_sample = tf.random.stateless_uniform(
-                [], seed_pair, minval=0, maxval=tf.maximum(available, 1), dtype=tf.int64
-            )
-            samples = waveform[start_sample : start_sample + crop_samples]
-            samples = tf.pad(samples, [[0, crop_samples - tf.shape(samples)[0]]])
-            window = _waveform_to_spectrogram(samples)
-        window = tf.pad(window, [[0, crop_frames - tf.shape(window)[0]], [0, 0]])
-        window = tf.ensure_shape(tf.transpose(window), (schema.NUM_STORED_BINS, crop_frames))
-        target = pool_crop_logits(
-            parsed["logits"], start_sample, crop_samples, pooling, fps, frame_stride
-        )
-        return window, tf.ensure_shape(target, (NUM_CLASSES,))
+    _check_crop_arguments(files, pooling, crop_frames, "training_dataset")
+    if not 0.0 <= frequency_warp < 1.0:
+        raise ValueError(f"frequency_warp must be in [0, 1); received {frequency_warp!r}.")
+    crop = _crop_fn(files, crop_frames, pooling, fps, frame_stride, seed, frequency_warp=frequency_warp)
 
     records = _read_records(
         files, shuffle_files=True, seed=seed, deterministic=deterministic, cycle_length=cycle_length
@@ -235,6 +296,43 @@ def training_dataset(
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
+def validation_crops(
+    files: list[str],
+    *,
+    batch_size: int = 64,
+    crop_frames: int = 400,
+    pooling: str = "max",
+    fps: float = 25.0,
+    frame_stride: int = 6,
+) -> tf.data.Dataset:
+    """One fixed crop per track, in file order: ``(spectrogram [B, 257, crop_frames], logits [B, 8])``.
+
+    The validation loss of distillation: the authors validate on crops of the training length
+    (random ones; here the crop in the middle of each track, so the loss is the same every
+    epoch and picks the kept model reproducibly). Every batch has the same shape, so one traced
+    function evaluates them all; the last batch may be smaller.
+
+    Args:
+        files: shard files of the split.
+        batch_size: crops per batch.
+        crop_frames: spectrogram frames per crop, as in training.
+        pooling: ``"max"`` or ``"mean"`` over the frame logits inside the crop.
+        fps: video frame rate of the labelled tracks.
+        frame_stride: one labelled frame every `frame_stride` video frames.
+
+    Returns:
+        A batched `tf.data.Dataset` (deterministic).
+    """
+    _check_crop_arguments(files, pooling, crop_frames, "validation_crops")
+    crop = _crop_fn(files, crop_frames, pooling, fps, frame_stride, seed=0, centred=True)
+    ds = tf.data.TFRecordDataset(files).map(
+        lambda serialized: crop(serialized, tf.constant(0, tf.int64)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 def validation_dataset(
     files: list[str],
     *,
@@ -242,19 +340,25 @@ def validation_dataset(
     pooling: str = "max",
     bucket_boundaries: tuple[int, ...] = (400, 800, 1600, 3200),
     with_ids: bool = False,
+    pad_batches: bool = False,
 ) -> tf.data.Dataset:
-    """Full-length tracks batched by length: ``(spectrogram [B, 257, T], logits [B, 8])``.
+    """Full-length tracks: ``(spectrogram [B, 257, T], logits [B, 8])``.
 
-    Tracks shorter than the student's minimum input (`MIN_INPUT_FRAMES`) are zero-padded to it;
-    within a batch, tracks are zero-padded to the longest. Longer buckets get proportionally
-    smaller batches so a batch holds about the same number of frames.
+    Tracks shorter than the student's minimum input (`MIN_INPUT_FRAMES`) are zero-padded to it.
+    By default every track is its own batch (B = 1), so the student sees each track exactly as
+    on its own: zero padding to a longer neighbour would enter the per-bin normalisation and the
+    average pool (with log magnitudes, a padded stretch is far below every speech frame). With
+    ``pad_batches=True`` tracks are batched by length buckets and zero-padded to the longest in
+    their batch (faster, approximate); longer buckets get proportionally smaller batches so a
+    batch holds about the same number of frames.
 
     Args:
         files: shard files of the split.
-        batch_size: tracks per batch in the shortest bucket.
+        batch_size: with `pad_batches`, tracks per batch in the shortest bucket.
         pooling: pooling of all the track's frame logits into its target.
-        bucket_boundaries: frame counts separating the length buckets.
+        bucket_boundaries: with `pad_batches`, frame counts separating the length buckets.
         with_ids: also yield the track ids as a third element (for per-track reports).
+        pad_batches: batch tracks of different lengths with zero padding (see above).
 
     Returns:
         A `tf.data.Dataset` in file order (deterministic).
@@ -280,8 +384,13 @@ def validation_dataset(
         target = _pool_all(parsed["logits"], pooling)
         return tf.transpose(spectrogram), target, parsed["track_id"]
 
-    sizes = [max(1, batch_size * bucket_boundaries[0] // b) for b in (bucket_boundaries[0],) + bucket_boundaries]
     ds = tf.data.TFRecordDataset(files).map(full, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if not pad_batches:
+        ds = ds.batch(1)
+        if not with_ids:
+            ds = ds.map(lambda spectrogram, target, ids: (spectrogram, target))
+        return ds.prefetch(tf.data.AUTOTUNE)
+    sizes = [max(1, batch_size * bucket_boundaries[0] // b) for b in (bucket_boundaries[0],) + bucket_boundaries]
     ds = ds.bucket_by_sequence_length(
         element_length_func=lambda spectrogram, target, ids: tf.shape(spectrogram)[1],
         bucket_boundaries=list(bucket_boundaries),
