@@ -41,6 +41,24 @@ def authors_weight_decay(weight_decay: float, batch_size: int) -> float:
     return float(weight_decay) / int(batch_size)
 
 
+def enable_determinism(seed: int) -> None:
+    """Seeds every generator and makes TensorFlow's ops deterministic, for reproducible runs.
+
+    Calls `keras.utils.set_random_seed` and, on the TensorFlow backend,
+    `tf.config.experimental.enable_op_determinism` (process-wide and permanent: kernels that
+    have no deterministic implementation then raise instead of running). Input pipelines must
+    also keep their order (``deterministic=True`` in `kerasemo.data.pipeline`).
+
+    Args:
+        seed: the run's seed.
+    """
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
 def accelerator_available() -> bool:
     """True when the Keras backend sees a GPU or TPU."""
     backend = keras.backend.backend()

@@ -592,6 +592,7 @@ def compute_student_embeddings(
     from tqdm import tqdm
 
     from kerasemo.audio import AudioDecodeError, VGGVoxSpectrogram, load_audio
+    from kerasemo.models.calls import predict_batch
 
     spec = student_input_spec(student)
     frontend = VGGVoxSpectrogram(mirror=spec["mirror"], normalize=spec["normalize_outside"])
@@ -615,7 +616,7 @@ def compute_student_embeddings(
         batch = np.zeros((len(pending), spec["bins"], frames), np.float32)
         for row, (_, s) in enumerate(pending):
             batch[row, :, : s.shape[1]] = s
-        logits = np.asarray(student.predict_on_batch(batch), np.float32)
+        logits = predict_batch(student, batch)
         for row, (index, _) in enumerate(pending):
             features[index] = logits[row]
             valid[index] = True

@@ -1,5 +1,6 @@
 """Models: the VGG-M speech student, the SE-ResNet face teacher, the distiller, its losses, the linear probe."""
 
+from kerasemo.models.calls import predict_batch
 from kerasemo.models.distiller import Distiller
 from kerasemo.models.flops import count_conv_flops
 from kerasemo.models.losses import DistillationLoss, distillation_loss
@@ -17,5 +18,6 @@ __all__ = [
     "count_conv_flops",
     "distillation_loss",
     "load_teacher",
+    "predict_batch",
     "teacher_from_config",
 ]
