@@ -119,11 +119,14 @@ class StudentConfig:
             authors' VGGVox code uses 384 for conv3).
         fc6_units: width of fc6 (4096 in the paper).
         fc7_units: width of fc7 (1024 in the paper).
+        log_magnitude: log-compress the magnitudes before the per-bin normalisation (beyond
+            the paper, which feeds linear magnitudes; `kerasemo.audio.LogMagnitude`).
     """
 
     conv_filters: tuple[int, ...] = (96, 256, 256, 256, 256)
     fc6_units: int = 4096
     fc7_units: int = 1024
+    log_magnitude: bool = False
 
     def __post_init__(self):
         _check(
@@ -246,6 +249,13 @@ class DistillConfig:
         select_on: validation split whose distillation loss picks the kept model.
         shuffle_buffer: serialized tracks held for shuffling; bounds the pipeline's memory
             (about 0.4 MB per 8 s track with spectrogram storage).
+        deterministic: reproducible runs: the input pipeline yields its examples in a fixed
+            order and TensorFlow's op determinism is switched on
+            (`kerasemo.training.enable_determinism`), so the same command gives the same
+            student, bit for bit, on the same machine and library versions.
+        frequency_warp: w in [0, 1): each training crop is stretched along frequency by a
+            random factor in [1 / (1 + w), 1 + w] (vocal-tract-length perturbation; beyond the
+            paper, which does not augment). 0 turns it off.
     """
 
     temperature: float = 2.0
@@ -259,6 +269,8 @@ class DistillConfig:
     precision: str = "auto"
     select_on: str = "unheard_val"
     shuffle_buffer: int = 256
+    deterministic: bool = False
+    frequency_warp: float = 0.0
 
     def __post_init__(self):
         for key in ("temperature", "batch_size", "epochs", "shuffle_buffer"):
@@ -283,6 +295,10 @@ class DistillConfig:
             ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
         )
         _check_choice("distill", "select_on", self.select_on, ("unheard_val", "heard_val"))
+        _check(
+            0.0 <= self.frequency_warp < 1.0,
+            f"distill.frequency_warp must be in [0, 1); received {self.frequency_warp!r}.",
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -96,9 +96,11 @@ def collect_logits(student, dataset):
     """
     import numpy as np
 
+    from kerasemo.models.calls import predict_batch
+
     teacher, predicted, ids = [], [], []
     for spectrogram, target, track_ids in dataset:
-        predicted.append(np.asarray(student.predict_on_batch(spectrogram), dtype=np.float32))
+        predicted.append(predict_batch(student, spectrogram))
         teacher.append(np.asarray(target, dtype=np.float32))
         ids += [t.decode() for t in track_ids.numpy()]
     if not teacher:
@@ -190,7 +192,10 @@ def run_distillation(
         out_dir.mkdir(parents=True, exist_ok=True)
         config_lib.save_config(experiment, out_dir)
     settings = experiment.distill
-    keras.utils.set_random_seed(experiment.seed)
+    if settings.deterministic:
+        training.enable_determinism(experiment.seed)
+    else:
+        keras.utils.set_random_seed(experiment.seed)
 
     train_files = pipeline.shard_files(data_dir, "train")
     select_files = pipeline.shard_files(data_dir, settings.select_on)
@@ -226,6 +231,8 @@ def run_distillation(
             frame_stride=frames.frame_stride,
             seed=experiment.seed + pipeline_id,
             shuffle_buffer=settings.shuffle_buffer,
+            deterministic=settings.deterministic,
+            frequency_warp=settings.frequency_warp,
             repeat=True,
         )
 
@@ -234,7 +241,14 @@ def run_distillation(
         strategy, train_files, make_training_dataset, global_batch_size=settings.batch_size
     )
     val_ds = distribute.replicate_dataset(
-        pipeline.validation_dataset(select_files, pooling=frames.pooling)
+        pipeline.validation_crops(
+            select_files,
+            batch_size=settings.batch_size,
+            crop_frames=experiment.frontend.crop_frames,
+            pooling=frames.pooling,
+            fps=frames.video_fps,
+            frame_stride=frames.frame_stride,
+        )
     )
     best = training.SaveBestStudent(out_dir / "student.keras", monitor="val_loss")
     callbacks = [distribute.WorkerBackupAndRestore(str(out_dir / "backup"), chief=role.is_chief)]
@@ -256,8 +270,8 @@ def run_distillation(
         precision,
     )
     with warnings.catch_warnings():
-        # The length-bucketed validation set has no static cardinality, so Keras warns each
-        # time it is exhausted; the training set repeats forever and cannot run out.
+        # The validation crops have no static cardinality (records are counted by reading),
+        # so Keras warns each time they are exhausted; the training set repeats forever.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         history = distiller.fit(
             train_ds,
