@@ -45,29 +45,12 @@ def _config_args(config_name: str, overrides: list[str]) -> list[str]:
     return args
 
 
-def _track_truth(corpus: pathlib.Path):
-    """Each track's ground-truth emotion: the face emotion of its longest non-neutral episode.
-
-    A track without an episode is neutral. Returns a dict track id -> class name.
-    """
-    import pandas as pd
-
-    segments = pd.read_csv(corpus / "ground_truth" / "tracks.csv", dtype={"track": str})
-    segments["duration"] = segments["end"] - segments["start"]
-    truth = {}
-    for (identity, video, track), rows in segments.groupby(["identity", "video", "track"]):
-        emotional = rows[rows["face_emotion"] != "neutral"]
-        best = emotional.loc[emotional["duration"].idxmax(), "face_emotion"] if len(emotional) else "neutral"
-        truth[f"{identity}/{video}/{track}"] = best
-    return truth
-
-
 def ground_truth_recovery(corpus: pathlib.Path, logits_file: pathlib.Path) -> dict:
     """How much of the teacher's (face) accuracy the student recovers from voice alone.
 
-    Both are scored on the same held-out tracks against the corpus's ground truth: accuracy of
-    the argmax, and the mean one-vs-rest ROC AUC over the emotions present (the student's
-    probability against the true emotion).
+    Both are scored on the same held-out tracks against the corpus's ground truth
+    (`kerasemo.evaluation.transfer`): accuracy of the argmax, and the mean one-vs-rest ROC AUC
+    over the emotions present (the student's probability against the true emotion).
 
     Returns:
         A dict with teacher and student accuracy and AUC, the majority-class accuracy, and
@@ -75,30 +58,18 @@ def ground_truth_recovery(corpus: pathlib.Path, logits_file: pathlib.Path) -> di
     """
     import numpy as np
 
-    from kerasemo.emotions import CLASSES
-    from kerasemo.evaluation.auc import emotion_auc
+    from kerasemo.evaluation import transfer
 
-    truth = _track_truth(corpus)
+    truth = transfer.track_truth(corpus)
     data = np.load(logits_file)
     ids = [str(t) for t in data["track_id"]]
-    known = [i for i, t in enumerate(ids) if t in truth]
-    labels = np.array([CLASSES.index(truth[ids[i]]) for i in known])
-    one_hot = np.eye(len(CLASSES))[labels] * 10.0  # ground truth as "logits" for emotion_auc
-    result = {"tracks": len(known)}
+    result = {}
     for name in ("teacher", "student"):
-        logits = data[name][known]
-        report = emotion_auc(one_hot, logits, excluded=())
-        result[name] = {
-            "accuracy": float(np.mean(logits.argmax(axis=1) == labels)),
-            "mean_auc": report.mean,
-        }
-    result["majority_accuracy"] = float(np.mean(labels == np.bincount(labels).argmax()))
-    teacher_auc, student_auc = result["teacher"]["mean_auc"], result["student"]["mean_auc"]
-    result["recovery"] = (
-        None
-        if teacher_auc is None or student_auc is None or teacher_auc <= 0.5
-        else (student_auc - 0.5) / (teacher_auc - 0.5)
-    )
+        scores = transfer.ground_truth_scores(truth, ids, data[name])
+        result["tracks"] = scores["tracks"]
+        result["majority_accuracy"] = scores["majority_accuracy"]
+        result[name] = {"accuracy": scores["accuracy"], "mean_auc": scores["mean_auc"]}
+    result["recovery"] = transfer.recovery(result["student"]["mean_auc"], result["teacher"]["mean_auc"])
     return result
 
 
@@ -150,8 +121,31 @@ def _results_markdown(results: dict) -> str:
                 cells.append(f"{method} {100 * mean:.1f}{spread}")
             if cells:
                 lines.append(f"| probe {dataset}, {protocol} folds | accuracy, % | {'; '.join(cells)} |")
+    verdict = results.get("verdict")
+    if verdict:
+        lines += ["", f"**Did emotion transfer from faces to voices? {verdict['transfer']}.** "
+                  "(speaker-independent folds)", ""]
+        lines += [f"- {sentence}" for sentence in verdict["sentences"]]
     lines += ["", f"Total wall time: {results['seconds'] / 60:.1f} min."]
     return "\n".join(lines) + "\n"
+
+
+def _finite(value):
+    """`value` with every NaN or infinite float replaced by None (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _train_steps_per_epoch(shards: pathlib.Path, batch_size: int) -> int:
+    import pandas as pd
+
+    table = pd.read_csv(shards / "manifest.csv", usecols=["split"])
+    return max(1, int((table["split"] == "train").sum()) // batch_size)
 
 
 def run(
@@ -167,7 +161,8 @@ def run(
 ) -> str:
     """Runs every stage on the synthetic corpus; returns the results table as markdown.
 
-    Writes ``results.md`` and ``results.json`` in `work`.
+    Writes ``results.md``, ``results.json`` (strict JSON: no NaN) and ``learning_curve.png``
+    (the distillation's loss and teacher agreement against SGD steps) in `work`.
     """
     from kerasemo.data.synthetic import forbid_ground_truth, generate_corpus
     from kerasemo.experiments import build_emovoxceleb, distill, train_teacher
@@ -237,8 +232,18 @@ def run(
             for method in ("chance", "acoustic", "student", "teacher")
             if any(row.method == method for row in probe.methods)
         }
+    from kerasemo.evaluation.transfer import plot_training_curve, transfer_verdict
+
+    results["verdict"] = transfer_verdict(results["probe"])
+    plot_training_curve(
+        out / "distiller_history.csv",
+        work / "learning_curve.png",
+        steps_per_epoch=_train_steps_per_epoch(shards, experiment.distill.batch_size),
+        title="Distillation on the synthetic corpus",
+    )
     results["seconds"] = time.time() - started
+    results = _finite(results)
     table = _results_markdown(results)
-    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str, allow_nan=False))
     (work / "results.md").write_text(table)
     return table

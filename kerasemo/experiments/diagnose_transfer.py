@@ -1,0 +1,114 @@
+"""Diagnose transfer on the synthetic corpus: oracle ceiling, learning curves, target quality.
+
+Reads the corpus's ground truth on purpose (it never runs inside the main job) to say what
+limits the student: the signal, the teacher's targets, the data or the compute. It needs the
+main job's corpus and shards (run ``python -m kerasemo.experiments.distill`` first) and trains:
+
+- the oracle: the same student and budget on the voice's latent emotion instead of the teacher;
+- one student per setting (``--variant``; by default the demo preset as it is and the previous
+  demo recipe: linear magnitudes on 512 mirrored bins, a third of the learning rate), scored
+  every ``--every`` epochs.
+
+Outputs (in ``--out``): ``diagnosis.json`` (every measurement), ``diagnosis.md`` (the reading in
+words), ``learning_curves.png`` (ground-truth ROC AUC on unheard tracks and speaker-independent
+linear-probe accuracy on the acted sets against SGD steps) and one run folder per student.
+
+Examples:
+
+    python -m kerasemo.experiments.diagnose_transfer
+    python -m kerasemo.experiments.diagnose_transfer --variant demo= --no-oracle --every 1
+    python -m kerasemo.experiments.diagnose_transfer --variant "log=student.log_magnitude=true" \\
+        --variant "linear=student.log_magnitude=false" --set distill.epochs=10
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kerasemo import config as config_lib  # noqa: E402
+from kerasemo.experiments import main_job  # noqa: E402
+from kerasemo.experiments._arguments import positive_int  # noqa: E402
+
+DEFAULT_OUT = pathlib.Path("runs") / "diagnosis"
+PREVIOUS_RECIPE = (
+    "student.log_magnitude=false",
+    "frontend.mirror=true",
+    "distill.learning_rate_start=1e-3",
+    "distill.learning_rate_end=1e-4",
+)
+"""The demo recipe before log magnitudes, 257 bins and the higher learning rate: the VGGVox
+input (linear magnitudes, 512 mirrored bins) with the old rates, on the same corpus."""
+
+
+def _variant(text: str) -> tuple[str, list[str]]:
+    name, _, overrides = text.partition("=")
+    if not name:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=OVERRIDE[,OVERRIDE...] (e.g. linear=student.log_magnitude=false), "
+            f"received {text!r}"
+        )
+    return name, [o for o in overrides.split(",") if o]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasemo.experiments.diagnose_transfer",
+        description=__doc__.split("\n\nExamples:")[0],
+        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--corpus", type=pathlib.Path, default=main_job.DEFAULT_CORPUS,
+                        help=f"synthetic corpus (default: {main_job.DEFAULT_CORPUS})")
+    parser.add_argument("--shards", type=pathlib.Path, default=main_job.DEFAULT_SHARDS,
+                        help=f"its distillation shards (default: {main_job.DEFAULT_SHARDS})")
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
+                        help=f"output folder (default: {DEFAULT_OUT})")
+    parser.add_argument(
+        "--variant", action="append", type=_variant, metavar="NAME=OVERRIDE[,OVERRIDE...]",
+        help="a setting to train and score, as --set overrides on --config; repeatable "
+        "(default: demo= and previous=" + ",".join(PREVIOUS_RECIPE) + ")",
+    )
+    parser.add_argument("--no-oracle", action="store_true", help="skip the oracle student")
+    parser.add_argument("--every", type=positive_int, default=2,
+                        help="score the students every N epochs (default: 2)")
+    config_lib.add_config_arguments(parser, default="demo")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        experiment = config_lib.config_from_args(args)
+    except config_lib.ConfigError as err:
+        raise SystemExit(f"error: {err}") from None
+    for folder, what in ((args.corpus / "ground_truth", "corpus"), (args.shards, "shards")):
+        if not folder.exists():
+            raise SystemExit(
+                f"error: {str(folder)!r} does not exist; the diagnosis reads the main job's {what}: "
+                "run `python -m kerasemo.experiments.distill` first (or pass --corpus/--shards)."
+            )
+    variants = dict(args.variant) if args.variant else {"demo": [], "previous": list(PREVIOUS_RECIPE)}
+    from kerasemo.evaluation.diagnosis import diagnose_transfer
+
+    try:
+        diagnose_transfer(
+            experiment, args.corpus, args.shards, args.out, variants=variants,
+            oracle=not args.no_oracle, every=args.every,
+        )
+    except (config_lib.ConfigError, FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    print((args.out / "diagnosis.md").read_text())
+    print(f"learning curves: {args.out / 'learning_curves.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
