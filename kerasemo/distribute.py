@@ -306,6 +306,34 @@ def distribute_training_dataset(
     )
 
 
+def validation_batch_size(num_examples: int, batch_size: int, num_replicas: int) -> int:
+    """A global validation batch whose last, partial batch still gives every replica examples.
+
+    TensorFlow splits each global batch into per-replica batches of ``batch / replicas`` in
+    order, so a short last batch can leave a replica with none, which convolutions on an empty
+    batch do not survive. Returns `batch_size` when that cannot happen (one replica, or a
+    remainder that reaches the last replica), else the smallest multiple of `num_replicas` in
+    [batch_size, 2 batch_size] that works, else `num_examples` (one batch).
+
+    Example:
+
+    >>> validation_batch_size(6, 4, 2), validation_batch_size(130, 32, 1), validation_batch_size(7, 4, 2)
+    (6, 32, 4)
+    """
+    if num_replicas <= 1 or num_examples <= 0:
+        return batch_size
+
+    def works(batch):
+        remainder = num_examples % batch
+        return remainder == 0 or remainder > (num_replicas - 1) * (batch // num_replicas)
+
+    start = -(-batch_size // num_replicas) * num_replicas
+    for batch in range(start, 2 * start + 1, num_replicas):
+        if works(batch):
+            return batch
+    return num_examples
+
+
 def replicate_dataset(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """Marks a dataset to be read whole by every worker (no auto-sharding): for validation sets.
 

@@ -24,6 +24,7 @@ from kerasemo.config import apply_overrides, load_config
 from kerasemo.data import pipeline
 from kerasemo.experiments import distill
 from kerasemo.data.ferplus import write_ferplus
+from kerasemo.models import predict_batch
 from kerasemo.models.losses import distillation_loss
 from face_fixtures import TINY_TEACHER, pattern_faces
 from shard_fixtures import TINY_DISTILL, write_distill_splits
@@ -242,9 +243,9 @@ def test_two_workers_train_in_lock_step_and_only_the_chief_writes(shards, tmp_pa
     assert {distribute.weights_fingerprint(saved)} == digest  # one epoch: best = final
     # Both workers read the whole validation set: the logged loss is the one-device loss.
     logged = json.loads((outs[0] / "student.keras.json").read_text())["best"]
-    teacher, student, _ = distill.collect_logits(
-        saved, pipeline.validation_dataset(pipeline.shard_files(shards, "unheard_val"), with_ids=True)
-    )
+    crops = pipeline.validation_crops(pipeline.shard_files(shards, "unheard_val"), crop_frames=100)
+    teacher = np.concatenate([target.numpy() for _, target in crops])
+    student = np.concatenate([predict_batch(saved, spectrogram) for spectrogram, _ in crops])
     expected = distillation_loss(teacher_logits=teacher, student_logits=student, temperature=2.0)
     assert logged == pytest.approx(float(np.mean(expected)), rel=1e-5)
 
@@ -304,3 +305,14 @@ def test_workers_that_restore_different_epochs_stop_with_advice(shards, tmp_path
     for returncode, log in results:
         assert returncode != 0, log[-3000:]
         assert "restored different epochs" in log and "filesystem every worker reads" in log
+
+
+def test_validation_batches_never_leave_a_replica_empty():
+    from kerasemo.distribute import validation_batch_size
+
+    for num, batch, replicas in [(6, 4, 2), (7, 4, 2), (127, 32, 2), (130, 32, 4), (3, 64, 2), (100, 8, 3)]:
+        size = validation_batch_size(num, batch, replicas)
+        remainder = num % size
+        per_replica = size // replicas
+        assert remainder == 0 or remainder > (replicas - 1) * per_replica or size == num, (num, batch, replicas, size)
+    assert validation_batch_size(130, 32, 1) == 32  # one device: unchanged

@@ -11,7 +11,8 @@ With no arguments it runs the whole method on the embedded default (a synthetic 
 corpus, `kerasemo.experiments.main_job`): it generates the corpus, trains the demo face teacher,
 labels the talking-face tracks and writes the shards (each stage is skipped when its output
 exists), distils and evaluates, probes the acted sets, and writes ``results.md``/``results.json``
-in ``--work`` (default ``runs/demo``).
+(with a verdict in words: did emotion transfer, against chance and the acoustic baseline) and
+``learning_curve.png`` in ``--work`` (default ``runs/demo``).
 
 Outputs (in ``--out``): ``student.keras`` (the model to keep), ``distiller_history.csv``,
 TensorBoard logs, ``auc.md``/``auc.json``, per-split logits (``*_logits.npz``) and the resolved
@@ -240,10 +241,15 @@ def run_distillation(
     train_ds = distribute.distribute_training_dataset(
         strategy, train_files, make_training_dataset, global_batch_size=settings.batch_size
     )
+    val_batch = distribute.validation_batch_size(
+        _count_tracks(data_dir, settings.select_on, select_files),
+        settings.batch_size,
+        strategy.num_replicas_in_sync,
+    )
     val_ds = distribute.replicate_dataset(
         pipeline.validation_crops(
             select_files,
-            batch_size=settings.batch_size,
+            batch_size=val_batch,
             crop_frames=experiment.frontend.crop_frames,
             pooling=frames.pooling,
             fps=frames.video_fps,
