@@ -19,6 +19,8 @@ Sections (``--only`` selects some; the file keeps the other sections as they wer
 - ``export``: real-time factor of Keras, SavedModel and TFLite variants, with model sizes.
 - ``distill``: input-pipeline throughput vs the training step, an H100 feed estimate, peak
   memory of distillation on 1x and 4x as many shards.
+- ``student``: the demo student's training step with the previous and the current demo recipe
+  and their ratio, the paper-size step against the conv reference, per-layer forward profiles.
 
 The conv reference and the student's training step are measured once per run and shared.
 
@@ -327,6 +329,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "distill": (
         "Distillation: input pipeline, H100 feed estimate, streaming memory (issue 6)",
         "kerasemo.experiments.bench_distill:measure",
+    ),
+    "student": (
+        "Demo student: training step before and after, paper-size step, per-layer profile",
+        "kerasemo.experiments.bench_student:measure",
     ),
     "beam": (
         "Apache Beam build against the single-machine builder (issue 9)",

@@ -126,7 +126,8 @@ def _results_markdown(results: dict) -> str:
         lines += ["", f"**Did emotion transfer from faces to voices? {verdict['transfer']}.** "
                   "(speaker-independent folds)", ""]
         lines += [f"- {sentence}" for sentence in verdict["sentences"]]
-    lines += ["", f"Total wall time: {results['seconds'] / 60:.1f} min."]
+    stages = ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in results.get("stage_seconds", {}).items())
+    lines += ["", f"Total wall time: {results['seconds'] / 60:.1f} min" + (f" ({stages} min)." if stages else ".")]
     return "\n".join(lines) + "\n"
 
 
@@ -174,8 +175,18 @@ def run(
     teacher_dir = work / "teacher"
     work.mkdir(parents=True, exist_ok=True)
 
+    stage_seconds = {}
+    clock = time.time()
+
+    def lap(name):
+        nonlocal clock
+        now = time.time()
+        stage_seconds[name] = now - clock
+        clock = now
+
     logger.info("== synthetic corpus: %s", corpus)
     generate_corpus(corpus, preset=corpus_preset, seed=experiment.seed, progress=True)
+    lap("corpus")
 
     config_args = _config_args(config_name, overrides)
     with forbid_ground_truth(corpus):
@@ -187,13 +198,16 @@ def run(
                 + resume
                 + config_args
             )
+        lap("teacher")
         if _stage("EmoVoxCeleb shards", (shards / "manifest.csv").exists()):
             build_emovoxceleb.main(
                 ["--root", str(corpus), "--layout", "voxceleb1", "--teacher", str(teacher_path), "--out", str(shards)]
                 + config_args
             )
+        lap("shards")
         if _stage("distillation", (out / "auc.json").exists() and (out / "student.keras").exists()):
             distill.run_distillation(experiment, shards, out)
+        lap("distillation")
 
     auc = json.loads((out / "auc.json").read_text())
     teacher_metrics = json.loads((teacher_dir / "metrics.json").read_text())
@@ -241,6 +255,8 @@ def run(
         steps_per_epoch=_train_steps_per_epoch(shards, experiment.distill.batch_size),
         title="Distillation on the synthetic corpus",
     )
+    lap("probes and evaluation")
+    results["stage_seconds"] = stage_seconds
     results["seconds"] = time.time() - started
     results = _finite(results)
     table = _results_markdown(results)
