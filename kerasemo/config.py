@@ -251,8 +251,10 @@ class DistillConfig:
             (about 0.4 MB per 8 s track with spectrogram storage).
         deterministic: reproducible runs: the input pipeline yields its examples in a fixed
             order and TensorFlow's op determinism is switched on
-            (`kerasemo.training.enable_determinism`), so the same command gives the same
-            student, bit for bit, on the same machine and library versions.
+            (`kerasemo.training.enable_determinism`). On x86 CPUs oneDNN's multi-threaded
+            kernels still vary in the last bits at the demo student's sizes; with the
+            environment variable ``TF_ENABLE_ONEDNN_OPTS=0`` as well, the same command gives
+            the same student bit for bit (measured 1.6x slower on 2 cores).
         frequency_warp: w in [0, 1): each training crop is stretched along frequency by a
             random factor in [1 / (1 + w), 1 + w] (vocal-tract-length perturbation; beyond the
             paper, which does not augment). 0 turns it off.

@@ -47,7 +47,9 @@ def enable_determinism(seed: int) -> None:
     Calls `keras.utils.set_random_seed` and, on the TensorFlow backend,
     `tf.config.experimental.enable_op_determinism` (process-wide and permanent: kernels that
     have no deterministic implementation then raise instead of running). Input pipelines must
-    also keep their order (``deterministic=True`` in `kerasemo.data.pipeline`).
+    also keep their order (``deterministic=True`` in `kerasemo.data.pipeline`). On x86 CPUs,
+    oneDNN's threaded convolutions are not bitwise repeatable at every size even so: set
+    ``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow is imported for bit-identical runs.
 
     Args:
         seed: the run's seed.

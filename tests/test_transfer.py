@@ -1,6 +1,7 @@
 """Scoring transfer against the synthetic ground truth: truth, oracle shards, verdict, curves."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -121,7 +122,8 @@ def test_validation_crops_are_fixed_centred_and_of_one_shape(tmp_path):
 
 @pytest.mark.slow
 def test_deterministic_distillation_gives_the_same_student_twice(tmp_path):
-    """Two fresh processes, same command: bit-identical weights (distill.deterministic)."""
+    """Two fresh processes, same command: bit-identical weights (distill.deterministic, with
+    oneDNN's threaded kernels off as the config documents)."""
     shards = write_distill_splits(tmp_path / "shards")
     fingerprints = []
     for run in ("a", "b"):
@@ -129,7 +131,8 @@ def test_deterministic_distillation_gives_the_same_student_twice(tmp_path):
                 "--out", str(tmp_path / run), "--config", "demo"]
         for item in TINY_DISTILL + ["distill.epochs=2", "distill.deterministic=true"]:
             args += ["--set", item]
-        completed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+        completed = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
         assert completed.returncode == 0, completed.stderr[-2000:]
         fingerprints.append(completed.stdout.split("final weights sha256 ")[1].split()[0])
         auc = json.loads((tmp_path / run / "auc.json").read_text())
