@@ -82,3 +82,18 @@ def test_main_job_runs_every_stage_on_the_tiny_corpus(tmp_path):
     stamp = (work / "distill" / "student.keras").stat().st_mtime
     main_job.run(experiment, **kwargs)  # every stage's output exists: nothing is retrained
     assert (work / "distill" / "student.keras").stat().st_mtime == stamp
+
+    # The diagnosis runs on the main job's corpus and shards: oracle and one setting.
+    from kerasemo.evaluation.diagnosis import diagnose_transfer
+
+    report = diagnose_transfer(
+        experiment, tmp_path / "corpus", tmp_path / "shards", tmp_path / "diagnosis",
+        variants={"demo": []}, every=1,
+    )
+    assert set(report["runs"]) == {"oracle", "demo"}
+    assert report["runs"]["oracle"]["final"]["steps"] > 0
+    assert set(report["runs"]["demo"]["final"]["probe"]) == {"rml", "cremad"}
+    assert 0.0 <= report["targets"]["face"]["mean_auc"] <= 1.0
+    json.loads((tmp_path / "diagnosis" / "diagnosis.json").read_text(), parse_constant=_reject_constant)
+    assert (tmp_path / "diagnosis" / "learning_curves.png").stat().st_size > 1000
+    assert "Oracle ceiling" in (tmp_path / "diagnosis" / "diagnosis.md").read_text()

@@ -138,3 +138,24 @@ def test_deterministic_distillation_gives_the_same_student_twice(tmp_path):
         auc = json.loads((tmp_path / run / "auc.json").read_text())
         fingerprints.append(auc["unheard_val"]["mean"])
     assert fingerprints[0] == fingerprints[2] and fingerprints[1] == fingerprints[3]
+
+
+def test_learning_curves_plot_every_setting_and_probe(tmp_path):
+    points = [{"epoch": e, "steps": 10 * e, "auc": 0.5 + 0.05 * e, "accuracy": 0.3,
+               "probe": {"rml": 0.2 + 0.05 * e, "cremad": 0.25}} for e in (1, 2, 3)]
+    figure = transfer.plot_learning_curves({"oracle": points, "demo": points}, tmp_path / "c.png", teacher_auc=0.9)
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    assert len(figure.axes) == 3  # ground truth + one panel per probe set
+    assert [line.get_label() for line in figure.axes[0].lines][:2] == ["oracle", "demo"]
+
+
+def test_diagnose_transfer_cli_explains_what_it_needs(tmp_path, capsys):
+    from kerasemo.experiments import diagnose_transfer
+
+    with pytest.raises(SystemExit, match="run `python -m kerasemo.experiments.distill` first"):
+        diagnose_transfer.main(["--corpus", str(tmp_path / "none"), "--shards", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        diagnose_transfer.main(["--variant", "=student.log_magnitude=true"])
+    assert "expected NAME=OVERRIDE" in capsys.readouterr().err
+    assert diagnose_transfer._variant("lin=student.log_magnitude=false,distill.epochs=2") == (
+        "lin", ["student.log_magnitude=false", "distill.epochs=2"])

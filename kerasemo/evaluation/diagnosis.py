@@ -39,10 +39,9 @@ from kerasemo.evaluation import transfer
 logger = logging.getLogger(__name__)
 
 PROBE_SETS = ("rml", "cremad")
-VERBOSE = 0
 
 
-def _train_with_curve(experiment, shards, out_dir, corpus, probe_sets, every, truth):
+def _train_with_curve(experiment, shards, out_dir, probe_sets, every, truth, verbose):
     from kerasemo.data import pipeline
     from kerasemo.experiments.distill import run_distillation
 
@@ -51,7 +50,7 @@ def _train_with_curve(experiment, shards, out_dir, corpus, probe_sets, every, tr
     )
     curve = transfer.GroundTruthCurve(validation, truth, probe_sets, every=every)
     started = time.perf_counter()
-    result = run_distillation(experiment, shards, out_dir, verbose=VERBOSE, extra_callbacks=[curve])
+    result = run_distillation(experiment, shards, out_dir, verbose=verbose, extra_callbacks=[curve])
     return {
         "points": curve.points,
         "final": curve.points[-1] if curve.points else None,
@@ -62,6 +61,10 @@ def _train_with_curve(experiment, shards, out_dir, corpus, probe_sets, every, tr
     }
 
 
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _verdict(report: dict) -> list[str]:
     """Plain-language reading of the measurements (which limit dominates)."""
     lines = []
@@ -69,13 +72,13 @@ def _verdict(report: dict) -> list[str]:
     runs = report["runs"]
     oracle = runs.get("oracle", {}).get("final") or {}
     lines.append(
-        f"Targets: the teacher's pooled logits score {targets:.3f} ROC AUC against the voice's "
-        f"truth (face: {report['targets']['face']['mean_auc']:.3f})."
+        f"Targets: the teacher's pooled logits score {_num(targets)} ROC AUC against the voice's "
+        f"truth (face: {_num(report['targets']['face']['mean_auc'])})."
     )
     if oracle:
         lines.append(
             f"Oracle ceiling (same student and budget, trained on the voice's truth): AUC "
-            f"{oracle['auc']:.3f}, probes "
+            f"{_num(oracle['auc'])}, probes "
             + ", ".join(f"{k} {100 * v:.1f} %" for k, v in oracle["probe"].items())
             + "."
         )
@@ -85,7 +88,7 @@ def _verdict(report: dict) -> list[str]:
         points = run["points"]
         first, last = points[0], points[-1]
         lines.append(
-            f"{name}: AUC {first['auc']:.3f} after {first['steps']} steps -> {last['auc']:.3f} after "
+            f"{name}: AUC {_num(first['auc'])} after {first['steps']} steps -> {_num(last['auc'])} after "
             f"{last['steps']} steps; probes "
             + ", ".join(f"{k} {100 * v:.1f} %" for k, v in last["probe"].items())
             + f" ({run['seconds'] / 60:.1f} min)."
@@ -102,6 +105,7 @@ def diagnose_transfer(
     variants: dict[str, list[str]] | None = None,
     oracle: bool = True,
     every: int = 2,
+    verbose: int | str = 0,
 ) -> dict:
     """Runs the diagnosis; writes ``diagnosis.json``, ``diagnosis.md`` and ``learning_curves.png``.
 
@@ -114,6 +118,7 @@ def diagnose_transfer(
             `experiment` itself, as ``"demo"``).
         oracle: also train the oracle student.
         every: score the students every `every` epochs.
+        verbose: Keras progress-bar setting of the training runs.
 
     Returns:
         The report as a dict (what ``diagnosis.json`` holds).
@@ -133,13 +138,13 @@ def diagnose_transfer(
         oracle_shards = transfer.write_oracle_shards(shards, corpus, out_dir / "oracle_shards")
         logger.info("diagnosis: training the oracle student ...")
         report["runs"]["oracle"] = _train_with_curve(
-            experiment, oracle_shards, out_dir / "oracle", corpus, probe_sets, every, truth
+            experiment, oracle_shards, out_dir / "oracle", probe_sets, every, truth, verbose
         )
     for name, overrides in variants.items():
         logger.info("diagnosis: training %s %s ...", name, overrides)
         report["runs"][name] = _train_with_curve(
-            config_lib.apply_overrides(experiment, overrides), shards, out_dir / name, corpus,
-            probe_sets, every, truth,
+            config_lib.apply_overrides(experiment, overrides), shards, out_dir / name,
+            probe_sets, every, truth, verbose,
         )
     report["verdict"] = _verdict(report)
     transfer.plot_learning_curves(
