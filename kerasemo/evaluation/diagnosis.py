@@ -41,13 +41,9 @@ logger = logging.getLogger(__name__)
 PROBE_SETS = ("rml", "cremad")
 
 
-def _train_with_curve(experiment, shards, out_dir, probe_sets, every, truth, verbose):
-    from kerasemo.data import pipeline
+def _train_with_curve(experiment, shards, out_dir, validation, probe_sets, every, truth, verbose):
     from kerasemo.experiments.distill import run_distillation
 
-    validation = pipeline.validation_dataset(
-        pipeline.shard_files(shards, "unheard_val"), pooling=experiment.frames.pooling, with_ids=True
-    )
     curve = transfer.GroundTruthCurve(validation, truth, probe_sets, every=every)
     started = time.perf_counter()
     result = run_distillation(experiment, shards, out_dir, verbose=verbose, extra_callbacks=[curve])
@@ -126,7 +122,15 @@ def diagnose_transfer(
     corpus, shards, out_dir = pathlib.Path(corpus), pathlib.Path(shards), pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     variants = {"demo": []} if variants is None else dict(variants)
+    from kerasemo.data import pipeline
+
     truth = transfer.track_truth(corpus, "face")
+    # The unheard tracks every curve scores, read once (the oracle shards hold the same audio).
+    validation = list(
+        pipeline.validation_dataset(
+            pipeline.shard_files(shards, "unheard_val"), pooling=experiment.frames.pooling, with_ids=True
+        )
+    )
     logger.info("diagnosis: decoding the acted probe sets ...")
     probe_sets = [transfer.load_probe_set(name, corpus / name) for name in PROBE_SETS]
     report = {
@@ -138,13 +142,13 @@ def diagnose_transfer(
         oracle_shards = transfer.write_oracle_shards(shards, corpus, out_dir / "oracle_shards")
         logger.info("diagnosis: training the oracle student ...")
         report["runs"]["oracle"] = _train_with_curve(
-            experiment, oracle_shards, out_dir / "oracle", probe_sets, every, truth, verbose
+            experiment, oracle_shards, out_dir / "oracle", validation, probe_sets, every, truth, verbose
         )
     for name, overrides in variants.items():
         logger.info("diagnosis: training %s %s ...", name, overrides)
         report["runs"][name] = _train_with_curve(
             config_lib.apply_overrides(experiment, overrides), shards, out_dir / name,
-            probe_sets, every, truth, verbose,
+            validation, probe_sets, every, truth, verbose,
         )
     report["verdict"] = _verdict(report)
     transfer.plot_learning_curves(

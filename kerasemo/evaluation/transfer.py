@@ -275,7 +275,8 @@ class GroundTruthCurve(_keras_callback_base()):
 
     Args:
         validation: an unheard-identity validation dataset built ``with_ids=True``
-            (`kerasemo.data.pipeline.validation_dataset`); read once.
+            (`kerasemo.data.pipeline.validation_dataset`), or the list of its elements; read
+            once.
         truth: `track_truth` of the corpus.
         probe_sets: `ProbeSet`s for speaker-independent linear probes (may be empty).
         every: evaluate after every `every` epochs, and after the last.

@@ -221,15 +221,19 @@ def run_distillation(
         keras.config.set_dtype_policy(previous_policy)
 
     frames = experiment.frames
+    # Training and validation crops are cut and labelled the same way.
+    crop_settings = dict(
+        crop_frames=experiment.frontend.crop_frames,
+        pooling=frames.pooling,
+        fps=frames.video_fps,
+        frame_stride=frames.frame_stride,
+    )
 
     def make_training_dataset(files, batch_size, pipeline_id):
         return pipeline.training_dataset(
             files,
             batch_size=batch_size,
-            crop_frames=experiment.frontend.crop_frames,
-            pooling=frames.pooling,
-            fps=frames.video_fps,
-            frame_stride=frames.frame_stride,
+            **crop_settings,
             seed=experiment.seed + pipeline_id,
             shuffle_buffer=settings.shuffle_buffer,
             deterministic=settings.deterministic,
@@ -247,14 +251,7 @@ def run_distillation(
         strategy.num_replicas_in_sync,
     )
     val_ds = distribute.replicate_dataset(
-        pipeline.validation_crops(
-            select_files,
-            batch_size=val_batch,
-            crop_frames=experiment.frontend.crop_frames,
-            pooling=frames.pooling,
-            fps=frames.video_fps,
-            frame_stride=frames.frame_stride,
-        )
+        pipeline.validation_crops(select_files, batch_size=val_batch, **crop_settings)
     )
     best = training.SaveBestStudent(out_dir / "student.keras", monitor="val_loss")
     callbacks = [distribute.WorkerBackupAndRestore(str(out_dir / "backup"), chief=role.is_chief)]
