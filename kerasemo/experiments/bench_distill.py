@@ -1,6 +1,6 @@
 """Benchmark section ``distill``: input pipeline vs training step, H100 feed estimate, streaming memory.
 
-Figures (issue 6):
+Figures:
 
 - crops/s of the tf.data training pipeline alone (parse, random 4 s crop, pooled target, batch)
   against the paper-size student's training throughput measured in the same run; the pipeline

@@ -31,7 +31,7 @@ from kerasemo.experiments.benchmark import Figure, _time_call
 
 logger = logging.getLogger(__name__)
 
-TITLE = "Export: real-time factor and size of each format (issue 8)"
+TITLE = "Export: real-time factor and size of each format"
 _PARITY_CLIPS = 4
 
 

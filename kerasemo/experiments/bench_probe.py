@@ -1,4 +1,4 @@
-"""Benchmark figures of the probe stage (issue 7): embedding speed and probe fitting time.
+"""Benchmark figures of the probe stage: embedding speed and probe fitting time.
 
 `measure(args)` returns `kerasemo.experiments.benchmark.Figure` rows:
 

@@ -1,4 +1,4 @@
-"""Teacher benchmark figures (issue 4), for ``python -m kerasemo.experiments.benchmark``.
+"""Teacher benchmark figures, for ``python -m kerasemo.experiments.benchmark``.
 
 `measure(args)` returns the figures; the benchmark entry point renders and records them.
 

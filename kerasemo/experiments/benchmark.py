@@ -305,29 +305,29 @@ def _foundation(args) -> list[Figure]:
 
 # Section name -> (title, "module:function"); modules are imported only when their section runs.
 SECTIONS: dict[str, tuple[str, str]] = {
-    "foundation": ("Foundation: front-end and student (issue 2)", f"{__name__}:_foundation"),
+    "foundation": ("Foundation: front-end and student", f"{__name__}:_foundation"),
     "synthetic": (
-        "Synthetic corpus generation (issue 3)",
+        "Synthetic corpus generation",
         "kerasemo.experiments.bench_synthetic:measure",
     ),
     "teacher": (
-        "Face teacher: inference throughput, demo training, labelling estimates (issue 4)",
+        "Face teacher: inference throughput, demo training, labelling estimates",
         "kerasemo.experiments.bench_teacher:measure",
     ),
     "emovoxceleb": (
-        "EmoVoxCeleb building: tracks/s, stage shares, storage, shard reading (issue 5)",
+        "EmoVoxCeleb building: tracks/s, stage shares, storage, shard reading",
         "kerasemo.experiments.bench_emovoxceleb:measure",
     ),
     "probe": (
-        "Linear probes: embedding extraction speed, probe fit vs scikit-learn (issue 7)",
+        "Linear probes: embedding extraction speed, probe fit vs scikit-learn",
         "kerasemo.experiments.bench_probe:measure",
     ),
     "export": (
-        "Export and inference: real-time factors and model sizes (issue 8)",
+        "Export and inference: real-time factors and model sizes",
         "kerasemo.experiments.bench_export:measure",
     ),
     "distill": (
-        "Distillation: input pipeline, H100 feed estimate, streaming memory (issue 6)",
+        "Distillation: input pipeline, H100 feed estimate, streaming memory",
         "kerasemo.experiments.bench_distill:measure",
     ),
     "student": (
@@ -335,11 +335,11 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "kerasemo.experiments.bench_student:measure",
     ),
     "beam": (
-        "Apache Beam build against the single-machine builder (issue 9)",
+        "Apache Beam build against the single-machine builder",
         "kerasemo.experiments.bench_beam:measure",
     ),
     "scale": (
-        "Scaling out: two workers on loopback, VoxCeleb sizing estimates (issue 9)",
+        "Scaling out: two workers on loopback, VoxCeleb sizing estimates",
         "kerasemo.experiments.bench_scale:measure",
     ),
 }
