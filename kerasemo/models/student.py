@@ -10,7 +10,7 @@ from kerasemo.audio.frontend import (
     MirrorFrequencyBins,
     PerBinNormalization,
 )
-from kerasemo.models._checks import check_bool, check_positive_int
+from kerasemo.checks import check_bool, check_positive_int
 
 # Spatial stages of the trunk, frequency (height) first, time (width) second:
 # (layer name, kernel, stride, ((pad_top, pad_bottom), (pad_left, pad_right))).

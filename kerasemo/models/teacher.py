@@ -27,7 +27,7 @@ import warnings
 import keras
 from keras import layers, ops
 
-from kerasemo.models._checks import check_positive_int
+from kerasemo.checks import check_positive_int
 
 logger = logging.getLogger(__name__)
 
