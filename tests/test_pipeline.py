@@ -16,6 +16,19 @@ def test_frame_index_is_the_authors_formula():
     np.testing.assert_array_equal(pipeline.frame_index(times).numpy(), expected)
 
 
+def test_frame_index_matches_the_builders_formula_on_every_crop_boundary():
+    # Crop starts and ends on and around the samples where fps * t - 1 is a whole frame, where
+    # float round-off used to put the graph version one frame below the builder's.
+    from kerasemo.data.frames import frame_index_for_time
+
+    samples = np.concatenate([np.arange(0, 200_000, 640) + d for d in (-1, 0, 1)])
+    samples = samples[samples >= 0]
+    for times in (samples / 16_000, (samples + 1) / 16_000):
+        np.testing.assert_array_equal(
+            pipeline.frame_index(times).numpy(), frame_index_for_time(times)
+        )
+
+
 def test_crop_window_selects_the_authors_frames():
     logits = ramp_logits(40)
     # Crop at sample 0 of 64,384: t0 = 1/16000 -> frame 1, t1 = 4.024 s -> frame 17.

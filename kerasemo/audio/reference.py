@@ -44,11 +44,15 @@ NUM_BINS = FFT_LENGTH
 """Bins of the full, mirrored spectrum (512), the paper's "512 x 400"."""
 CROP_FRAMES = 400
 """Frames in a 4 s training crop."""
-CROP_SAMPLES = 64384
-"""Samples in a training crop, which gives exactly 400 frames.
+CROP_EXTRA_SAMPLES = 384
+"""Samples a crop holds beyond ``FRAME_STEP * frames``, by the authors' batch loader's rule.
 
-This is the authors' batch loader's rule: it reads ``0.01 * frames + 0.025 - 0.001`` seconds
-(``160 * frames + 384`` samples) for a crop of ``frames`` frames. The shortest waveform with 400
+It reads ``0.01 * frames + 0.025 - 0.001`` seconds, i.e. ``160 * frames + 384`` samples, for a
+crop of ``frames`` frames (`crop_samples_for_frames`)."""
+CROP_SAMPLES = FRAME_STEP * CROP_FRAMES + CROP_EXTRA_SAMPLES
+"""Samples in a training crop (64,384), which gives exactly 400 frames.
+
+This is the authors' batch loader's rule (`crop_samples_for_frames`). The shortest waveform with 400
 frames is ``400 + 399 * 160 = 64,240`` samples (`num_samples_for_frames`); any length from
 64,240 to 64,399 gives 400 frames, and the last 144 samples of a 64,384-sample crop fall in no
 frame.
@@ -128,6 +132,27 @@ def num_samples_for_frames(frames):
     """
     frames = _check_count(frames, "frames", 1)
     return FRAME_LENGTH + (frames - 1) * FRAME_STEP
+
+
+def crop_samples_for_frames(frames):
+    """Samples the authors' batch loader reads for a crop of `frames` frames: ``160 f + 384``.
+
+    Framing such a crop with no padding gives exactly `frames` frames; the last 144 samples
+    fall in no frame.
+
+    Args:
+        frames: int >= 1, spectrogram frames of the crop.
+
+    Returns:
+        int, the crop length in samples.
+
+    Example:
+
+    >>> crop_samples_for_frames(400), num_frames(crop_samples_for_frames(300))
+    (64384, 300)
+    """
+    frames = _check_count(frames, "frames", 1)
+    return FRAME_STEP * frames + CROP_EXTRA_SAMPLES
 
 
 def symmetric_hamming_window(length=FRAME_LENGTH):

@@ -39,16 +39,20 @@ import pathlib
 
 import tensorflow as tf
 
-from kerasemo.audio.reference import FRAME_LENGTH, FRAME_STEP, SAMPLE_RATE
+from kerasemo.audio.reference import (
+    CROP_FRAMES,
+    FRAME_LENGTH,
+    FRAME_STEP,
+    SAMPLE_RATE,
+    crop_samples_for_frames,
+)
 from kerasemo.data import schema
+from kerasemo.data.frames import FRAME_STRIDE, VIDEO_FPS
 from kerasemo.emotions import NUM_CLASSES
-from kerasemo.models.student import MIN_INPUT_FRAMES
+from kerasemo.vggm import MIN_INPUT_FRAMES
 
 logger = logging.getLogger(__name__)
 
-# The authors' crop length for `frames` spectrogram frames: 160 * frames + 384 samples
-# (64,384 for 400 frames; see kerasemo.audio.reference.CROP_SAMPLES).
-CROP_EXTRA_SAMPLES = 384
 POOLINGS = ("max", "mean")
 
 
@@ -77,8 +81,13 @@ def count_examples(files: list[str]) -> int:
     return int(tf.data.TFRecordDataset(files).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
-def frame_index(seconds, fps: float = 25.0, stride: int = 6):
+def frame_index(seconds, fps: float = VIDEO_FPS, stride: int = FRAME_STRIDE):
     """The authors' 1-based index of the labelled frame covering time `seconds` (tensor-friendly).
+
+    The graph twin of `kerasemo.data.frames.frame_index_for_time` (which the builder and the
+    shards' frame times follow): the same formula, with ``fps * t - 1`` rounded to 6 decimals so
+    that a time on a frame boundary lands on the same frame in both. A test pins the two
+    together; it exists because tf.data maps run as graphs, where the NumPy one cannot.
 
     Example:
 
@@ -86,10 +95,13 @@ def frame_index(seconds, fps: float = 25.0, stride: int = 6):
     [1, 1, 2, 2, 5]
     """
     seconds = tf.convert_to_tensor(seconds, tf.float64)
-    return tf.cast(tf.floor(tf.maximum(fps * seconds - 1.0, 0.0) / stride), tf.int32) + 1
+    video_frame = tf.round((fps * seconds - 1.0) * 1e6) / 1e6
+    return tf.cast(tf.floor(tf.maximum(video_frame, 0.0) / stride), tf.int32) + 1
 
 
-def pool_crop_logits(logits, start_sample, crop_samples, pooling="max", fps=25.0, stride=6):
+def pool_crop_logits(
+    logits, start_sample, crop_samples, pooling="max", fps=VIDEO_FPS, stride=FRAME_STRIDE
+):
     """Pools the frame logits that fall in a crop window, the authors' way (module docstring).
 
     Args:
@@ -187,7 +199,7 @@ def _crop_fn(files, crop_frames, pooling, fps, frame_stride, seed, centred=False
     [1 / (1 + w), 1 + w] (`warp_frequency`).
     """
     kind = _audio_kind(files)
-    crop_samples = FRAME_STEP * crop_frames + CROP_EXTRA_SAMPLES
+    crop_samples = crop_samples_for_frames(crop_frames)
 
     def start_in(available, random_value):
         if centred:
@@ -241,10 +253,10 @@ def training_dataset(
     files: list[str],
     *,
     batch_size: int = 64,
-    crop_frames: int = 400,
+    crop_frames: int = CROP_FRAMES,
     pooling: str = "max",
-    fps: float = 25.0,
-    frame_stride: int = 6,
+    fps: float = VIDEO_FPS,
+    frame_stride: int = FRAME_STRIDE,
     seed: int = 0,
     shuffle_buffer: int = 256,
     deterministic: bool = False,
@@ -300,10 +312,10 @@ def validation_crops(
     files: list[str],
     *,
     batch_size: int = 64,
-    crop_frames: int = 400,
+    crop_frames: int = CROP_FRAMES,
     pooling: str = "max",
-    fps: float = 25.0,
-    frame_stride: int = 6,
+    fps: float = VIDEO_FPS,
+    frame_stride: int = FRAME_STRIDE,
 ) -> tf.data.Dataset:
     """One fixed crop per track, in file order: ``(spectrogram [B, 257, crop_frames], logits [B, 8])``.
 

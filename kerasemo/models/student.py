@@ -11,54 +11,12 @@ from kerasemo.audio.frontend import (
     PerBinNormalization,
 )
 from kerasemo.checks import check_bool, check_positive_int
+from kerasemo.vggm import MIN_INPUT_FRAMES, MIN_NETWORK_BINS, TRUNK, trunk_output_size
 
-# Spatial stages of the trunk, frequency (height) first, time (width) second:
-# (layer name, kernel, stride, ((pad_top, pad_bottom), (pad_left, pad_right))).
-# The padding reproduces the "output for 512x400" column of Table 4 exactly (see
-# `_trunk_output_size`); the model below is built from the same numbers.
-_TRUNK = (
-    ("conv1", (7, 7), (2, 2), ((1, 1), (1, 1))),
-    ("mpool1", (3, 3), (2, 2), ((0, 0), (0, 1))),
-    ("conv2", (5, 5), (2, 2), ((1, 1), (1, 1))),
-    ("mpool2", (3, 3), (2, 2), ((0, 0), (0, 0))),
-    ("conv3", (3, 3), (1, 1), ((1, 1), (1, 1))),
-    ("conv4", (3, 3), (1, 1), ((1, 1), (1, 1))),
-    ("conv5", (3, 3), (1, 1), ((1, 1), (1, 1))),
-    ("mpool5", (5, 3), (3, 2), ((0, 0), (0, 0))),
-)
-
-# Number of rfft bins of a 512-point FFT (257), and the height of the mirrored spectrogram (512).
+# The trunk's layer table (`TRUNK`) and the input limits it implies live in TF-free
+# `kerasemo.vggm`, so the configuration checks crop lengths against this very network.
 _RFFT_BINS = NUM_RFFT_BINS
 _MIRRORED_BINS = NUM_BINS
-
-
-def _trunk_output_size(length, axis):
-    """Length after `mpool5` along `axis` (0: frequency, 1: time); <= 0 means "too short".
-
-    Every stage is "valid" after its explicit padding: out = floor((n + pads - k) / s) + 1.
-    """
-    for _, kernel, stride, padding in _TRUNK:
-        padded = length + sum(padding[axis])
-        if padded < kernel[axis]:
-            return 0
-        length = (padded - kernel[axis]) // stride[axis] + 1
-    return length
-
-
-def _minimum_length(axis):
-    length = 1
-    while _trunk_output_size(length, axis) < 1:
-        length += 1
-    return length
-
-
-# Shortest time axis (spectrogram frames) for which the network produces an output: 63 frames,
-# i.e. 10,320 samples (400 + 62 * 160), about 0.65 s of 16 kHz audio. 62 frames leave only 2
-# columns for mpool5's 3-wide window.
-MIN_INPUT_FRAMES = _minimum_length(1)
-# Smallest network height (frequency bins after the optional mirroring) that leaves at least one
-# row for fc6: 97 bins.
-MIN_NETWORK_BINS = _minimum_length(0)
 
 
 @keras.saving.register_keras_serializable(package="kerasemo", name="AddChannelAxis")
@@ -269,7 +227,7 @@ class VGGMStudent(keras.Model):
         batch_norm_momentum = float(batch_norm_momentum)
         if isinstance(dtype, keras.DTypePolicy):
             dtype = dtype.name
-        fc6_height = _trunk_output_size(network_bins, 0)
+        fc6_height = trunk_output_size(network_bins, 0)
 
         # === Functional model ===
         def conv_bn_relu(x, index, filters, kernel, strides=1, padding="valid"):
@@ -304,7 +262,7 @@ class VGGMStudent(keras.Model):
             x = MirrorFrequencyBins(dtype=dtype, name="mirror")(x)
         x = _AddChannelAxis(dtype=dtype, name="add_channel")(x)
 
-        stages = {stage[0]: stage for stage in _TRUNK}
+        stages = {stage[0]: stage for stage in TRUNK}
         x = layers.ZeroPadding2D(stages["conv1"][3], dtype=dtype, name="conv1_pad")(x)
         x = conv_bn_relu(x, 1, conv_filters[0], stages["conv1"][1], stages["conv1"][2])
         x = layers.ZeroPadding2D(stages["mpool1"][3], dtype=dtype, name="mpool1_pad")(x)
