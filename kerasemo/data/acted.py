@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from kerasemo import emotions
+from kerasemo.data.reports import ReasonLog
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ _EXAMPLES_PER_REASON = 5
 
 
 @dataclasses.dataclass
-class SkipReport:
+class SkipReport(ReasonLog):
     """What a reader (or a later stage) left out, counted by reason, with example paths.
 
     Args:
@@ -149,30 +150,20 @@ class SkipReport:
 
     dataset: str
     root: str
-    counts: dict[str, int] = dataclasses.field(default_factory=dict)
-    examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.examples_per_reason = _EXAMPLES_PER_REASON
+        self.counts = collections.Counter(self.counts)
 
     def add(self, reason: str, path: str | os.PathLike, detail: str = "") -> None:
         """Counts one skipped file under `reason` (keeps the first few paths as examples)."""
-        self.counts[reason] = self.counts.get(reason, 0) + 1
-        examples = self.examples.setdefault(reason, [])
-        if len(examples) < _EXAMPLES_PER_REASON:
-            text = os.fspath(path)
-            examples.append(f"{text}: {detail}" if detail else text)
+        text = os.fspath(path)
+        self.record(self.counts, reason, f"{text}: {detail}" if detail else text)
         logger.debug("%s: skipping %s (%s%s)", self.dataset, path, reason, f": {detail}" if detail else "")
 
     def merge(self, other: "SkipReport") -> None:
         """Adds another report's counts and examples to this one."""
-        for reason, count in other.counts.items():
-            self.counts[reason] = self.counts.get(reason, 0) + count
-            examples = self.examples.setdefault(reason, [])
-            room = _EXAMPLES_PER_REASON - len(examples)
-            examples.extend(other.examples.get(reason, [])[: max(room, 0)])
-
-    @property
-    def total(self) -> int:
-        """Number of files skipped for any reason."""
-        return int(sum(self.counts.values()))
+        self.merge_from(other)
 
     def to_dict(self) -> dict:
         """Plain-dict form for JSON."""
@@ -181,7 +172,7 @@ class SkipReport:
             "root": self.root,
             "total": self.total,
             "counts": dict(sorted(self.counts.items())),
-            "examples": {k: list(v) for k, v in sorted(self.examples.items())},
+            "examples": self.sorted_examples(),
         }
 
     def summary(self) -> str:

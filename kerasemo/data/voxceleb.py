@@ -49,6 +49,7 @@ import warnings
 import numpy as np
 
 from kerasemo.data import frames as frames_lib
+from kerasemo.data.reports import ReasonLog
 
 logger = logging.getLogger(__name__)
 
@@ -144,14 +145,14 @@ class Track:
 
 
 @dataclasses.dataclass
-class ScanReport:
+class ScanReport(ReasonLog):
     """What a scan found and what it skipped, with reasons and example paths.
 
     Attributes:
         layout: the layout scanned.
         root: the folder(s) scanned, as given.
         num_tracks: usable tracks returned.
-        skipped: count per skip reason (tracks or files left out).
+        skipped: count per skip reason (tracks or files left out; the same counter as `counts`).
         notes: count per observation that does not drop the track.
         examples: up to 20 example items (relative paths or track ids) per reason or note.
     """
@@ -159,30 +160,29 @@ class ScanReport:
     layout: str
     root: str
     num_tracks: int = 0
-    skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     notes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.examples_per_reason = _EXAMPLES_PER_REASON
+
+    @property
+    def skipped(self) -> collections.Counter:
+        """Count per skip reason."""
+        return self.counts
 
     def skip(self, reason: str, item: str) -> None:
         """Counts one skipped item under `reason`."""
-        self.skipped[reason] += 1
-        self._example(reason, item)
+        self.record(self.counts, reason, item)
         logger.debug("skipping %s: %s", item, reason)
 
     def note(self, reason: str, item: str) -> None:
         """Counts one observation that does not drop anything."""
-        self.notes[reason] += 1
-        self._example(reason, item)
-
-    def _example(self, reason: str, item: str) -> None:
-        items = self.examples.setdefault(reason, [])
-        if len(items) < _EXAMPLES_PER_REASON:
-            items.append(str(item))
+        self.record(self.notes, reason, item)
 
     @property
     def num_skipped(self) -> int:
         """Total skipped items."""
-        return int(sum(self.skipped.values()))
+        return self.total
 
     def to_dict(self) -> dict:
         """The report as plain JSON-ready data."""
@@ -193,7 +193,7 @@ class ScanReport:
             "num_skipped": self.num_skipped,
             "skipped": dict(sorted(self.skipped.items())),
             "notes": dict(sorted(self.notes.items())),
-            "examples": {k: list(v) for k, v in sorted(self.examples.items())},
+            "examples": self.sorted_examples(),
         }
 
     def summary(self) -> str:

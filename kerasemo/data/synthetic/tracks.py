@@ -30,6 +30,7 @@ import string
 import numpy as np
 from tqdm.auto import tqdm
 
+from kerasemo.data.frames import FRAME_STRIDE, VIDEO_FPS
 from kerasemo.data.synthetic import faces, media, writers
 from kerasemo.data.synthetic.presets import SyntheticPreset
 from kerasemo.data.synthetic.seeding import rng_for
@@ -39,10 +40,10 @@ from kerasemo.emotions import CLASSES
 
 logger = logging.getLogger(__name__)
 
-FPS = 25
-"""Video frame rate of the tracks."""
-FRAME_STRIDE = 6
-"""A face crop is written every `FRAME_STRIDE` frames (0.24 s at 25 fps)."""
+FPS = int(VIDEO_FPS)
+"""Video frame rate of the tracks (VoxCeleb's, `kerasemo.data.frames.VIDEO_FPS`), as an int for
+the video writer."""
+# A face crop is written every FRAME_STRIDE frames (0.24 s at 25 fps), as the builder reads them.
 SAMPLE_RATE = 16000
 CROP_FOLDER = "1.6"
 """The authors' frame folders sit in a ``1.6`` sub-folder (their crop-expansion setting)."""
