@@ -3,14 +3,13 @@
 from kerasemo.models.calls import predict_batch
 from kerasemo.models.distiller import Distiller
 from kerasemo.models.flops import count_conv_flops
-from kerasemo.models.losses import DistillationLoss, distillation_loss
+from kerasemo.models.losses import distillation_loss
 from kerasemo.models.probe import LinearProbe
 from kerasemo.models.student import VGGMStudent, student_from_config
 from kerasemo.models.teacher import SEResNetTeacher, load_teacher, teacher_from_config
 
 __all__ = [
     "Distiller",
-    "DistillationLoss",
     "LinearProbe",
     "SEResNetTeacher",
     "VGGMStudent",

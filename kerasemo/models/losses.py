@@ -1,7 +1,7 @@
-"""Distillation losses: the student learns the teacher's softened predictions (DESIGN.md section 4).
+"""Distillation losses: the student learns the teacher's softened predictions (paper section 3).
 
-Three conventions, one function (`distillation_loss`) and one `keras.losses.Loss` wrapper
-(`DistillationLoss`):
+Three conventions, one function (`distillation_loss`; `kerasemo.models.Distiller` calls it from
+`compute_loss`):
 
 - ``"authors"`` (default): ``-sum_c softmax(t / T)_c * log softmax(s / T)_c`` with the same
   temperature T (2) for teacher logits ``t`` and student logits ``s``, no ``T**2`` factor. The
@@ -83,46 +83,3 @@ def distillation_loss(*, teacher_logits, student_logits, temperature=2.0, conven
     if convention == "hinton_t2":
         loss = loss * (temperature**2)
     return loss
-
-
-@keras.saving.register_keras_serializable(package="kerasemo")
-class DistillationLoss(keras.losses.Loss):
-    """`distillation_loss` as a Keras loss: ``y_true`` = teacher logits, ``y_pred`` = student logits.
-
-    Args:
-        temperature: softmax temperature of teacher and student (2 in the paper).
-        convention: ``"authors"``, ``"hinton_t2"`` or ``"l2_logits"``.
-        reduction: Keras reduction over the batch (default: mean over the batch).
-        name: loss name.
-
-    Example:
-
-    >>> loss = DistillationLoss(temperature=2.0)
-    >>> float(loss([[1.0] * 8], [[1.0] * 8])) > 0   # equal logits: the entropy, not zero
-    True
-    """
-
-    def __init__(
-        self,
-        temperature=2.0,
-        convention="authors",
-        reduction="sum_over_batch_size",
-        name="distillation_loss",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.temperature = _check_temperature(temperature)
-        self.convention = _check_convention(convention)
-
-    def call(self, y_true, y_pred):
-        return distillation_loss(
-            teacher_logits=y_true,
-            student_logits=y_pred,
-            temperature=self.temperature,
-            convention=self.convention,
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"temperature": self.temperature, "convention": self.convention})
-        return config
