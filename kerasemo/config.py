@@ -1,11 +1,11 @@
 """Typed experiment configuration, named presets stored as TOML, and ``--set`` overrides.
 
 An experiment is one `ExperimentConfig`: a tree of frozen dataclasses, one per concern (front-end,
-student, teacher, frames-to-tracks, distillation, splits, evaluation). Named presets live as TOML
-files in the repository's ``experiments/`` folder (``paper.toml``: every setting of the paper and
-the authors' code; ``demo.toml``: small enough for a 2-core CPU). Every entry point loads one with
-``--config NAME_OR_PATH`` and adjusts it with ``--set section.key=value``; the resolved
-configuration is written beside the results (`save_config`).
+student, teacher, frames-to-tracks, distillation, splits, evaluation). Named presets are TOML
+files shipped inside the package, in ``kerasemo/presets/`` (``paper.toml``: every setting of the
+paper and the authors' code; ``demo.toml``: small enough for a 2-core CPU). Every entry point
+loads one with ``--config NAME_OR_PATH`` and adjusts it with ``--set section.key=value``; the
+resolved configuration is written beside the results (`save_config`).
 
 A TOML file only needs the keys it changes: anything absent takes the dataclass default, and the
 defaults are the paper's settings. Unknown keys and wrongly typed values are errors that name the
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.resources
 import math
 import os
 import pathlib
@@ -31,11 +32,14 @@ import tomllib
 import types
 import typing
 from collections.abc import Iterable, Mapping
+from importlib.resources.abc import Traversable
 
-from kerasemo import emotions
+from kerasemo import emotions, vggm
+from kerasemo.data import frames as frames_lib
 
-# Named presets live in the repository's `experiments/` folder, next to the `kerasemo` package.
-PRESET_DIR = pathlib.Path(__file__).resolve().parent.parent / "experiments"
+# Named presets are package data (`kerasemo/presets/*.toml`), read through importlib.resources so
+# that they are found from an installed wheel as well as from a checkout.
+PRESET_DIR = importlib.resources.files("kerasemo").joinpath("presets")
 
 
 class ConfigError(ValueError):
@@ -61,7 +65,7 @@ def _check_positive(section: str, key: str, value) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class FrontEndConfig:
-    """The VGGVox spectrogram front-end (DESIGN.md section 4, "Student input").
+    """The VGGVox spectrogram front-end (the authors' VGGVox recipe; `kerasemo.audio.reference`).
 
     The recipe itself (int16 scaling, DC removal 0.99, pre-emphasis 0.97, 400/160 framing,
     symmetric Hamming, 512-point FFT, linear magnitude) is fixed in `kerasemo.audio`; these are
@@ -89,9 +93,9 @@ class FrontEndConfig:
         )
         _check(self.dither >= 0, f"frontend.dither must be >= 0; received {self.dither!r}.")
         _check(
-            self.crop_frames >= 64,
-            f"frontend.crop_frames must be >= 64 (the student's minimum input length); "
-            f"received {self.crop_frames!r}.",
+            self.crop_frames >= vggm.MIN_INPUT_FRAMES,
+            f"frontend.crop_frames must be >= {vggm.MIN_INPUT_FRAMES} (the student's minimum "
+            f"input length, `kerasemo.vggm.MIN_INPUT_FRAMES`); received {self.crop_frames!r}.",
         )
 
     @property
@@ -140,7 +144,7 @@ class StudentConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TeacherConfig:
-    """The SE-ResNet-50 face teacher and its FERPlus training (DESIGN.md section 4, "Teacher").
+    """The SE-ResNet-50 face teacher and its FERPlus training (paper section 3.1).
 
     Args:
         blocks_per_stage: bottleneck blocks in each of the four stages (3, 4, 6, 3 = ResNet-50).
@@ -212,7 +216,7 @@ class TeacherConfig:
 
 @dataclasses.dataclass(frozen=True)
 class FramesConfig:
-    """Frames to tracks (DESIGN.md section 4): which video frames the teacher labels, and pooling.
+    """Frames to tracks (paper section 4): which video frames the teacher labels, and pooling.
 
     Args:
         video_fps: frame rate of the talking-face video (VoxCeleb: 25).
@@ -220,8 +224,8 @@ class FramesConfig:
         pooling: how a segment's frame logits become its target: "max" (paper) or "mean".
     """
 
-    video_fps: float = 25.0
-    frame_stride: int = 6
+    video_fps: float = frames_lib.VIDEO_FPS
+    frame_stride: int = frames_lib.FRAME_STRIDE
     pooling: str = "max"
 
     def __post_init__(self):
@@ -232,7 +236,7 @@ class FramesConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DistillConfig:
-    """Cross-modal distillation of the student (DESIGN.md section 4, "Distillation loss").
+    """Cross-modal distillation of the student (paper section 3).
 
     Args:
         temperature: softmax temperature of both teacher and student.
@@ -305,7 +309,7 @@ class DistillConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SplitConfig:
-    """Identity-disjoint splits of the talking-face tracks (DESIGN.md section 4, "Splits").
+    """Identity-disjoint splits of the talking-face tracks (paper section 4).
 
     The paper's EmoVoxCeleb has 118.5k train, 4.5k heard-val and 30.5k unheard-val tracks: about
     20 % of the tracks belong to unheard identities, and 3.7 % of the remaining tracks are held
@@ -327,7 +331,7 @@ class SplitConfig:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
-    """How the student is evaluated (DESIGN.md section 4, "Student evaluation").
+    """How the student is evaluated (paper section 5).
 
     Args:
         auc_excluded: classes left out of the mean ROC AUC against the teacher.
@@ -472,17 +476,33 @@ def config_from_dict(data: Mapping) -> ExperimentConfig:
 
 
 def available_presets() -> list[str]:
-    """Names of the presets shipped in the repository's ``experiments/`` folder."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    """Names of the presets shipped with the package (``kerasemo/presets/*.toml``).
+
+    Returns:
+        The preset names, sorted; each one is accepted by `load_config`.
+
+    Example:
+
+    >>> {"demo", "paper"} <= set(available_presets())
+    True
+    """
+    if not PRESET_DIR.is_dir():
+        return []
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in PRESET_DIR.iterdir()
+        if entry.name.endswith(".toml") and entry.is_file()
+    )
 
 
-def _resolve(name_or_path: str | os.PathLike) -> pathlib.Path:
+def _resolve(name_or_path: str | os.PathLike) -> pathlib.Path | Traversable:
+    """The file to read: a path to a ``.toml`` file, or the shipped preset of that name."""
     candidate = pathlib.Path(name_or_path)
     if candidate.suffix == ".toml" or candidate.exists():
         if not candidate.is_file():
             raise ConfigError(f"Config file {str(candidate)!r} does not exist.")
         return candidate
-    preset = PRESET_DIR / f"{name_or_path}.toml"
+    preset = PRESET_DIR.joinpath(f"{name_or_path}.toml")
     if not preset.is_file():
         raise ConfigError(
             f"Unknown preset {str(name_or_path)!r}. Available presets: "
@@ -495,7 +515,7 @@ def load_config(name_or_path: str | os.PathLike = "paper") -> ExperimentConfig:
     """Loads a named preset (``paper``, ``demo``, ...) or a TOML file and validates it.
 
     Args:
-        name_or_path: a preset name from ``experiments/`` or a path to a ``.toml`` file.
+        name_or_path: a preset name (see `available_presets`) or a path to a ``.toml`` file.
 
     Returns:
         The validated `ExperimentConfig`.

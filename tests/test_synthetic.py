@@ -71,7 +71,7 @@ def single_thread_blas():
 
 
 def ferplus_keep(votes: np.ndarray, names) -> dict[str, np.ndarray]:
-    """DESIGN.md section 4's cleaning rules, written independently of the project's reader.
+    """The FERPlus vote-cleaning rules (microsoft/FERPlus), written independently of the project's reader.
 
     Returns a mask per rule (True = the rule drops the row) and the kept mask.
     """

@@ -1,6 +1,6 @@
 """VoxCeleb readers, frame sampling, face crops and the released-logits importer.
 
-The fixture writers here make tiny corpora in the exact on-disk layouts (DESIGN.md section 5),
+The fixture writers here make tiny corpora in the exact on-disk layouts (the README's "Data layouts it reads"),
 irregular cases included; `tests/test_build_emovoxceleb.py` builds shards from them.
 """
 

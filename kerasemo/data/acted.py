@@ -1,7 +1,7 @@
 """Readers for the labelled (acted) speech-emotion sets the student is probed on.
 
 One function, `read_dataset(name, root)`, reads any of them in its real on-disk layout
-(DESIGN.md section 5) and returns a table of clips and a `SkipReport`:
+(the README's "Data layouts it reads") and returns a table of clips and a `SkipReport`:
 
 | name        | layout read                                                                  |
 |-------------|------------------------------------------------------------------------------|
@@ -287,7 +287,7 @@ def _check_root(name: str, root: pathlib.Path, want_file: bool = False) -> None:
     if not root.exists():
         raise FileNotFoundError(
             f"{name}: dataset folder {str(root)!r} does not exist. Pass the folder that holds "
-            f"the {name} clips (see DESIGN.md section 5 for the layout)."
+            f"the {name} clips (the README's "Data layouts it reads" shows the layout)."
         )
     if not root.is_dir():
         raise NotADirectoryError(f"{name}: {str(root)!r} is a file; expected the dataset folder.")

@@ -1,6 +1,6 @@
 """FERPlus reader: `fer2013.csv` + `fer2013new.csv`, the authors' cleaning, and label modes.
 
-Format (DESIGN.md section 5): `fer2013.csv` has columns `emotion,pixels,Usage` (pixels: 2304
+Format (microsoft/FERPlus): `fer2013.csv` has columns `emotion,pixels,Usage` (pixels: 2304
 space-separated grey values 0-255 of a 48 x 48 face; Usage: Training / PublicTest /
 PrivateTest); `fer2013new.csv` has `Usage,Image name,neutral,happiness,surprise,sadness,anger,
 disgust,fear,contempt,unknown,NF`, 10 annotator votes per row, aligned row by row with

@@ -1,7 +1,7 @@
 """Which video frames of a talking-face track are labelled, and how their face crops are read.
 
 **Labelled frames.** VoxCeleb video runs at 25 fps and the teacher labels one frame in every 6
-(0.24 s), starting at the track's first frame (DESIGN.md section 4, "Frames to tracks"). The k-th
+(0.24 s), starting at the track's first frame (paper section 4). The k-th
 labelled frame (1-based) of a track is video frame ``first + 6 (k - 1)``.
 
 **Frame times.** The time stored for labelled frame k is that frame's own time from the track's

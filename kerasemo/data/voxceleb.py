@@ -1,6 +1,6 @@
 """Readers for VoxCeleb-style talking-face tracks: VoxCeleb1, VoxCeleb2 and the authors' frames.
 
-`scan(root, layout)` walks one of three on-disk layouts (DESIGN.md section 5) and returns the
+`scan(root, layout)` walks one of three on-disk layouts (the README's "Data layouts it reads") and returns the
 usable tracks, sorted by track id, with a `ScanReport` that counts everything it skipped and why
 (nothing is dropped silently):
 

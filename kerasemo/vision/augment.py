@@ -6,7 +6,7 @@ layer (`kerasemo.models.teacher.ChannelMeanSubtraction`), so every consumer (tra
 frame labelling, export) feeds raw 0-255 RGB; `subtract_channel_mean` is the same operation for
 code that needs it outside a model.
 
-Augmentation (`augment_faces`, DESIGN.md section 4 "Teacher"): a horizontal flip with
+Augmentation (`augment_faces`, paper section 3.1 and the authors' training code): a horizontal flip with
 probability `flip_probability`, and three affine distortions each applied to `augment_fraction`
 of the samples, independently: zoom by a factor drawn from {1 - z, 1, 1 + z} (z = 1/25), rotation
 by an angle drawn from {-r, 0, +r} degrees (r = 10) and horizontal shear (skew) by a factor drawn
@@ -43,7 +43,7 @@ from keras import ops
 # and skew.
 NUM_UNIFORMS = 7
 
-# The authors' augmentation (DESIGN.md section 4): defaults of `augment_faces`.
+# The authors' augmentation: defaults of `augment_faces`.
 DEFAULT_FLIP_PROBABILITY = 0.5
 DEFAULT_ZOOM = 1 / 25
 DEFAULT_ROTATION_DEGREES = 10.0

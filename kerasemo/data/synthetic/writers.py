@@ -1,6 +1,6 @@
 """Text formats of the corpus: FERPlus CSVs, VoxCeleb1 face-track txt and meta, acted-set names.
 
-Each writer mirrors the real dataset's format (DESIGN.md section 5):
+Each writer mirrors the real dataset's format (the README's "Data layouts it reads"):
 
 - ``fer2013.csv``: ``emotion,pixels,Usage``; pixels are 2,304 space-separated grey values.
 - ``fer2013new.csv``: ``Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,
