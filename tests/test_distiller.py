@@ -147,9 +147,9 @@ def test_distiller_round_trips_through_keras_files(tmp_path, rng):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"temperature": 0}, "temperature` must be a number > 0"),
+        ({"temperature": 0}, "temperature` must be a finite number > 0"),
         ({"convention": "kl"}, "convention` must be one of authors, hinton_t2, l2_logits"),
-        ({"weight_decay": -1.0}, "weight_decay` must be a number >= 0"),
+        ({"weight_decay": -1.0}, "weight_decay` must be a finite number >= 0"),
     ],
 )
 def test_bad_arguments_are_explained(kwargs, message):

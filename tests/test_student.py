@@ -309,7 +309,7 @@ def test_tiny_student_fits_a_fixed_batch(rng):
         (dict(conv_filters=96), ValueError, "sequence of 5 positive integers"),
         (dict(conv_filters=(96, 256, 0, 256, 256)), ValueError, r"conv_filters\[2\].*0"),
         (dict(mirror_input=True), ValueError, "input_bins` must be 257.*input_bins=512"),
-        (dict(batch_norm_momentum=1.0), ValueError, "batch_norm_momentum` must be a float in \\[0, 1\\)"),
+        (dict(batch_norm_momentum=1.0), ValueError, "batch_norm_momentum` must be a number in \\[0, 1\\)"),
         (dict(input_bins=64), ValueError, "at least 97 frequency bins.*input_bins=64"),
         (dict(num_classes=0), ValueError, "num_classes=0"),
         (dict(num_classes=2.0), ValueError, "positive integer.*float"),

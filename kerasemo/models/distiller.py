@@ -35,6 +35,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasemo.checks import check_non_negative_number, check_positive_number
 from kerasemo.models.losses import CONVENTIONS, distillation_loss
 
 
@@ -97,10 +98,8 @@ class Distiller(keras.Model):
             raise ValueError(
                 f"`convention` must be one of {', '.join(CONVENTIONS)}; received {convention!r}."
             )
-        if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature <= 0:
-            raise ValueError(f"`temperature` must be a number > 0; received {temperature!r}.")
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, int | float) or weight_decay < 0:
-            raise ValueError(f"`weight_decay` must be a number >= 0; received {weight_decay!r}.")
+        check_positive_number(temperature, "temperature")
+        check_non_negative_number(weight_decay, "weight_decay")
         super().__init__(**kwargs)
         self.student = student
         self.temperature = float(temperature)

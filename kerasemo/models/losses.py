@@ -27,8 +27,9 @@ True
 
 from __future__ import annotations
 
-import keras
 from keras import ops
+
+from kerasemo.checks import check_positive_number
 
 CONVENTIONS = ("authors", "hinton_t2", "l2_logits")
 
@@ -43,9 +44,7 @@ def _check_convention(convention: str) -> str:
 
 
 def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
-        raise ValueError(f"`temperature` must be a number > 0; received {temperature!r}.")
-    return float(temperature)
+    return check_positive_number(temperature, "temperature")
 
 
 def distillation_loss(*, teacher_logits, student_logits, temperature=2.0, convention="authors"):

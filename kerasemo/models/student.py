@@ -10,7 +10,7 @@ from kerasemo.audio.frontend import (
     MirrorFrequencyBins,
     PerBinNormalization,
 )
-from kerasemo.checks import check_bool, check_positive_int
+from kerasemo.checks import check_bool, check_fraction, check_positive_int, check_positive_number
 from kerasemo.vggm import MIN_INPUT_FRAMES, MIN_NETWORK_BINS, TRUNK, trunk_output_size
 
 # The trunk's layer table (`TRUNK`) and the input limits it implies live in TF-free
@@ -201,14 +201,9 @@ class VGGMStudent(keras.Model):
                 f"input_bins={input_bins}."
             )
         if normalization_epsilon is not None:
-            if isinstance(normalization_epsilon, bool) or not isinstance(
-                normalization_epsilon, (int, float)
-            ) or not normalization_epsilon > 0:
-                raise ValueError(
-                    "`normalization_epsilon` must be None (the layer's default) or a positive "
-                    f"float. Received: normalization_epsilon={normalization_epsilon!r}."
-                )
-            normalization_epsilon = float(normalization_epsilon)
+            normalization_epsilon = check_positive_number(
+                normalization_epsilon, "normalization_epsilon"
+            )
         if input_frames is not None:
             check_positive_int(input_frames, "input_frames")
             if input_frames < MIN_INPUT_FRAMES:
@@ -217,13 +212,7 @@ class VGGMStudent(keras.Model):
                     f"{MIN_INPUT_FRAMES}, the shortest input the network can pool. Received: "
                     f"input_frames={input_frames}."
                 )
-        if isinstance(batch_norm_momentum, bool) or not isinstance(
-            batch_norm_momentum, (int, float)
-        ) or not 0.0 <= batch_norm_momentum < 1.0:
-            raise ValueError(
-                "`batch_norm_momentum` must be a float in [0, 1). Received: "
-                f"batch_norm_momentum={batch_norm_momentum!r}."
-            )
+        check_fraction(batch_norm_momentum, "batch_norm_momentum")
         batch_norm_momentum = float(batch_norm_momentum)
         if isinstance(dtype, keras.DTypePolicy):
             dtype = dtype.name

@@ -27,7 +27,7 @@ import warnings
 import keras
 from keras import layers, ops
 
-from kerasemo.checks import check_positive_int
+from kerasemo.checks import check_bool, check_fraction, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -210,10 +210,7 @@ class SEResNetTeacher(keras.Model):
         for index, blocks in enumerate(blocks_per_stage):
             check_positive_int(blocks, f"blocks_per_stage[{index}]")
         blocks_per_stage = tuple(int(b) for b in blocks_per_stage)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
-            0 <= dropout < 1
-        ):
-            raise ValueError(f"`dropout` must be a float in [0, 1). Received: dropout={dropout!r}.")
+        check_fraction(dropout, "dropout")
         if isinstance(mean_rgb, (str, bytes)) or not hasattr(mean_rgb, "__len__") or len(
             mean_rgb
         ) != 3:
@@ -222,10 +219,7 @@ class SEResNetTeacher(keras.Model):
                 f"Received: mean_rgb={mean_rgb!r}."
             )
         mean_rgb = tuple(float(m) for m in mean_rgb)
-        if not isinstance(normalize_input, bool):
-            raise ValueError(
-                f"`normalize_input` must be True or False. Received: {normalize_input!r}."
-            )
+        check_bool(normalize_input, "normalize_input")
         if stride_on not in _STRIDE_PLACEMENTS:
             raise ValueError(
                 f"`stride_on` must be one of {_STRIDE_PLACEMENTS} (the conv of a downsampling "
