@@ -20,6 +20,34 @@ def test_presets_include_paper_and_demo():
     assert {"paper", "demo"} <= set(cfg.available_presets())
 
 
+def test_presets_are_package_data_that_the_wheel_ships():
+    import importlib.resources
+    import pathlib
+    import tomllib
+
+    folder = importlib.resources.files("kerasemo") / "presets"
+    assert {"paper.toml", "demo.toml"} <= {entry.name for entry in folder.iterdir()}
+    pyproject = pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml"
+    package_data = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"
+    ]
+    assert "presets/*.toml" in package_data["kerasemo"]
+
+
+def test_presets_load_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cfg.load_config("demo").name == "demo"
+
+
+def test_a_path_to_your_own_toml_file_still_loads(tmp_path, monkeypatch):
+    mine = 'name = "mine"\ndescription = "mine"\n[distill]\nepochs = 3\n'
+    (tmp_path / "mine.toml").write_text(mine)
+    monkeypatch.chdir(tmp_path)
+    for name_or_path in ("mine.toml", tmp_path / "mine.toml", str(tmp_path / "mine.toml")):
+        config = cfg.load_config(name_or_path)
+        assert (config.name, config.distill.epochs) == ("mine", 3)
+
+
 def test_paper_preset_holds_every_setting_of_the_method():
     paper = cfg.load_config("paper")
     # Student input (VGGVox recipe): 4 s crops of 512 x 400.
