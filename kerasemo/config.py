@@ -75,14 +75,17 @@ class FrontEndConfig:
         sample_rate: audio is decoded and resampled to this rate (Hz). The recipe is defined
             for 16 kHz only.
         mirror: True for all 512 mirrored FFT bins (the paper), False for the 257 rfft bins.
-        dither: scale of the authors' triangular dither relative to the signal's std
-            (1e-6 in their code; 0 disables it).
-        crop_frames: spectrogram frames in a training crop; 400 frames = 4 s = 64,384 samples.
+        crop_frames: spectrogram frames in a training crop; 400 frames = 4 s = 64,384 samples
+            (`kerasemo.audio.reference.crop_samples_for_frames`).
+
+    The authors' code also adds a triangular dither of 1e-6 x the clip's standard deviation.
+    kerasemo does not: for speech at ordinary levels that is tens to hundreds of times below the
+    int16 quantisation noise already in the signal (`kerasemo.audio.reference` keeps it for
+    checks against their code).
     """
 
     sample_rate: int = 16000
     mirror: bool = True
-    dither: float = 1e-6
     crop_frames: int = 400
 
     def __post_init__(self):
@@ -91,7 +94,6 @@ class FrontEndConfig:
             f"frontend.sample_rate must be 16000 (the VGGVox recipe's rate); received "
             f"{self.sample_rate!r}. Audio at other rates is resampled on load.",
         )
-        _check(self.dither >= 0, f"frontend.dither must be >= 0; received {self.dither!r}.")
         _check(
             self.crop_frames >= vggm.MIN_INPUT_FRAMES,
             f"frontend.crop_frames must be >= {vggm.MIN_INPUT_FRAMES} (the student's minimum "
@@ -102,16 +104,6 @@ class FrontEndConfig:
     def num_bins(self) -> int:
         """Frequency bins the student receives: 512 mirrored or 257 rfft bins."""
         return 512 if self.mirror else 257
-
-    @property
-    def crop_samples(self) -> int:
-        """Waveform samples in a training crop, by the authors' rule.
-
-        Their batch loader reads ``0.01 * frames + 0.025 - 0.001`` seconds, i.e.
-        ``160 * frames + 384`` samples (64,384 for 400 frames); framing with no padding then
-        gives exactly `crop_frames` frames.
-        """
-        return 160 * self.crop_frames + 384
 
 
 @dataclasses.dataclass(frozen=True)
