@@ -1,0 +1,51 @@
+"""TensorFlow's native start-up notices are kept off the terminal, and nothing else is lost."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kerasemo.quiet import SHOW_ENV, is_start_up_notice
+
+_SCRIPT = (
+    "import os, sys\n"
+    "from kerasemo.quiet import import_tensorflow_quietly\n"
+    "tf = import_tensorflow_quietly()\n"
+    "os.write(2, b'native line after the import\\n')\n"
+    "print(float(tf.reduce_sum(tf.ones([3]))))\n"
+)
+
+
+def _run(extra_env):
+    env = {**os.environ, **extra_env}
+    return subprocess.run(
+        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+@pytest.mark.slow
+def test_start_up_notices_are_filtered_and_other_output_kept():
+    quiet = _run({SHOW_ENV: "0"})
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.strip() == "3.0"
+    assert "native line after the import" in quiet.stderr
+    assert not [line for line in quiet.stderr.splitlines() if is_start_up_notice(line)], quiet.stderr
+    loud = _run({SHOW_ENV: "1"})
+    assert loud.returncode == 0, loud.stderr
+    assert any(is_start_up_notice(line) for line in loud.stderr.splitlines()), loud.stderr
+
+
+@pytest.mark.parametrize(
+    "line, notice",
+    [
+        ("I0000 00:00:1796178383.339725   27890 port.cc:153] oneDNN custom operations are on.", True),
+        ("E0000 00:00:1796178392.553122   27890 cuda_platform.cc:52] failed call to cuInit", True),
+        ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR", True),
+        ("To enable the following instructions: AVX2 FMA, in other operations, rebuild", True),
+        ("UserWarning: something the user should read", False),
+        ("error: --data /x: not found", False),
+    ],
+)
+def test_notice_pattern(line, notice):
+    assert is_start_up_notice(line) is notice
