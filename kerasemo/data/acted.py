@@ -287,7 +287,7 @@ def _check_root(name: str, root: pathlib.Path, want_file: bool = False) -> None:
     if not root.exists():
         raise FileNotFoundError(
             f"{name}: dataset folder {str(root)!r} does not exist. Pass the folder that holds "
-            f"the {name} clips (the README's "Data layouts it reads" shows the layout)."
+            f"the {name} clips (the README's 'Data layouts it reads' shows the layout)."
         )
     if not root.is_dir():
         raise NotADirectoryError(f"{name}: {str(root)!r} is a file; expected the dataset folder.")
