@@ -15,7 +15,7 @@ import soundfile
 from scipy import signal as scipy_signal
 
 from kerasemo.audio import AudioDecodeError, load_audio
-from kerasemo.audio.decode import audio_duration
+from kerasemo.audio.decode import audio_duration, stream_audio
 
 TARGET_RATE = 16000
 # AAC lengths and offsets must be right to within 1 ms (16 samples at 16 kHz); on this FFmpeg
@@ -371,3 +371,112 @@ def test_numpy_integer_sample_rate_accepted(tmp_path):
     path = tmp_path / "ok.wav"
     soundfile.write(path, _sine(440.0, TARGET_RATE, 0.1), TARGET_RATE)
     assert len(load_audio(path, np.int64(8000))) == 800
+
+
+# --------------------------------------------------------------------------------------------
+# Guarantees on every decode path: finite samples, and a length that matches the header.
+
+
+def _write_pcm_f32_mkv(path, samples, sample_rate):
+    """Float PCM in Matroska: libsndfile cannot open it, so FFmpeg decodes it."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_f32le", rate=sample_rate)
+        stream.layout = "mono"
+        _mux_audio(container, stream, samples.astype(np.float32), "flt")
+    return path
+
+
+def _write_faststart_m4a(path, samples, sample_rate):
+    """AAC in .m4a with the index (moov) first, so that a truncated copy still opens."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("aac", rate=sample_rate)
+        stream.layout = "mono"
+        _mux_audio(container, stream, samples.astype(np.float32), "fltp")
+    return path
+
+
+def _truncate(path, keep_bytes):
+    truncated = path.with_name("half" + path.suffix)
+    truncated.write_bytes(path.read_bytes()[:keep_bytes])
+    return truncated
+
+
+def _with_non_finite(seconds=1.0):
+    samples = _sine(440.0, TARGET_RATE, seconds)
+    samples[[100, 2000, 9000]] = np.nan
+    samples[[50, 60]] = [np.inf, -np.inf]
+    return samples
+
+
+def test_nan_and_inf_samples_are_an_error_naming_file_and_count(tmp_path):
+    path = tmp_path / "corrupt.wav"
+    soundfile.write(path, _with_non_finite(), TARGET_RATE, subtype="FLOAT")
+    for decode in (
+        lambda: load_audio(path),
+        lambda: load_audio(path, 8000),  # resampling must not spread or hide them
+        lambda: list(stream_audio(path, block_seconds=0.1)),
+    ):
+        with pytest.raises(AudioDecodeError, match="5 NaN or Inf sample") as info:
+            decode()
+        assert "corrupt.wav" in str(info.value) and "0.003 s" in str(info.value)
+    stereo = np.stack([_with_non_finite(), _sine(440.0, TARGET_RATE, 1.0)], axis=1)
+    soundfile.write(tmp_path / "stereo.wav", stereo, TARGET_RATE, subtype="FLOAT")
+    with pytest.raises(AudioDecodeError, match="5 NaN or Inf"):
+        load_audio(tmp_path / "stereo.wav", mono=False)
+
+
+def test_nan_samples_on_the_ffmpeg_path(tmp_path):
+    path = _write_pcm_f32_mkv(tmp_path / "corrupt.mkv", _with_non_finite(), TARGET_RATE)
+    with pytest.raises(AudioDecodeError, match="5 NaN or Inf sample") as info:
+        load_audio(path)
+    assert "corrupt.mkv" in str(info.value)
+    with pytest.raises(AudioDecodeError, match="5 NaN or Inf"):
+        list(stream_audio(path))
+    clean = _write_pcm_f32_mkv(tmp_path / "clean.mkv", _sine(440.0, TARGET_RATE, 1.0), 16000)
+    np.testing.assert_array_equal(load_audio(clean), _sine(440.0, TARGET_RATE, 1.0))
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".m4a"])
+def test_truncated_file_warns_with_both_durations_or_raises_when_strict(
+    tmp_path, caplog, suffix
+):
+    original = _sine(440.0, TARGET_RATE, 3.0, amplitude=0.3)
+    path = tmp_path / f"good{suffix}"
+    if suffix == ".m4a":
+        _write_faststart_m4a(path, original, TARGET_RATE)
+    else:
+        soundfile.write(path, _to_int16(original), TARGET_RATE, subtype="PCM_16")
+    half = _truncate(path, path.stat().st_size // 2 if suffix != ".wav" else 48022)
+
+    with caplog.at_level("WARNING", logger="kerasemo.audio.decode"):
+        waveform = load_audio(half)
+    decoded_seconds = len(waveform) / TARGET_RATE
+    assert 0.5 < decoded_seconds < 2.0
+    assert f"decoded to {decoded_seconds:.3f} s" in caplog.text
+    assert "header declares 3.000 s" in caplog.text and "half" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kerasemo.audio.decode"):
+        streamed = np.concatenate(list(stream_audio(half, block_seconds=0.25)))
+    np.testing.assert_array_equal(streamed, waveform)
+    assert "header declares 3.000 s" in caplog.text
+    strict_decoders = (
+        lambda: load_audio(half, strict=True),
+        lambda: list(stream_audio(half, strict=True)),
+    )
+    for decode in strict_decoders:
+        with pytest.raises(AudioDecodeError, match="truncated") as info:
+            decode()
+        assert "3.000 s" in str(info.value) and f"{decoded_seconds:.3f} s" in str(info.value)
+    # The intact file is silent and exact under strict=True.
+    assert len(load_audio(path, strict=True)) == 48000
+
+
+def test_stream_audio_keeps_channels_and_equals_load_audio(tmp_path):
+    path = tmp_path / "stereo.flac"
+    both = np.stack([_sine(440.0, 22050, 1.3), _sine(900.0, 22050, 1.3, 0.2)], axis=1)
+    soundfile.write(path, both, 22050, subtype="PCM_24")
+    blocks = list(stream_audio(path, block_seconds=0.2, mono=False))
+    assert all(block.ndim == 2 and block.shape[1] == 2 for block in blocks) and len(blocks) > 3
+    np.testing.assert_array_equal(np.concatenate(blocks), load_audio(path, mono=False))
+    with pytest.raises(ValueError, match="block_seconds"):
+        stream_audio(path, block_seconds=0)

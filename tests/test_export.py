@@ -364,3 +364,42 @@ def test_export_help(capsys):
         export_cli.main(["--help"])
     assert info.value.code == 0
     assert "usage: python -m kerasemo.experiments.export" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# The window comes from the student.
+
+
+def test_student_built_for_300_frame_crops_exports_a_300_frame_window(tmp_path):
+    from kerasemo.inference import EmotionRecognizer
+
+    keras.utils.set_random_seed(3)
+    student = VGGMStudent(**SMALL, input_frames=300)
+    report = export.export_student(
+        student, tmp_path / "w300", variants=["float32"], holdout_clips=2, describe=False
+    )
+    window = report.card["input"]
+    assert (window["window_samples"], window["window_frames"]) == (48_384, 300)
+    assert window["window_source"] == "student input_frames"
+    assert not report.failures()
+    interpreter = Interpreter(model_path=str(report.files["tflite_float32"]))
+    details = interpreter.get_signature_runner("serving_default").get_input_details()
+    assert list(details["waveform"]["shape"]) == [1, 48_384]
+    # The SavedModel stays variable-length and records the window for the recogniser.
+    saved = EmotionRecognizer.from_path(tmp_path / "w300")
+    assert saved.window_samples is None and saved.default_window_samples == 48_384
+    assert EmotionRecognizer.from_path(report.files["tflite_float32"]).window_samples == 48_384
+    timeline = saved.timeline(_speech(6.0, seed=5)[0])
+    assert timeline.window_s == pytest.approx(3.024)
+
+
+def test_model_window_reads_the_run_config_else_the_paper(tmp_path):
+    plain = VGGMStudent(**SMALL)
+    assert export.model_window(plain).samples == export.WINDOW_SAMPLES == 64_384
+    config_lib.save_config(config_lib.load_config("demo"), tmp_path)
+    run_config = export.read_run_config(tmp_path)
+    frames = run_config["frontend"]["crop_frames"]
+    window = export.model_window(plain, run_config)
+    assert window.frames == frames and window.samples == 160 * frames + 384
+    with pytest.raises(ValueError, match="at least 63"):
+        export.model_window(plain, {"frontend": {"crop_frames": 40}})

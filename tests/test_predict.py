@@ -431,3 +431,58 @@ def test_long_file_timeline_uses_bounded_memory(recognizer, tmp_path):
     assert len(timeline) == LONG_MINUTES * 60 // 4
     assert timeline.duration_s == pytest.approx(LONG_MINUTES * 60)
     assert memory.growth < MEMORY_CEILING, f"RSS grew by {memory.growth / 2**20:.1f} MiB"
+
+
+# ---------------------------------------------------------------------------------------------
+# The model's own window, decoder guarantees at the recogniser, and the timeline figure.
+
+
+def test_timeline_window_is_the_students_training_crop(tmp_path):
+    """A student built for 300-frame crops windows timelines with 300 frames (48,384 samples)."""
+    keras.utils.set_random_seed(1)
+    fixed = VGGMStudent(**SMALL, input_frames=300)
+    recognizer = EmotionRecognizer.from_student(fixed)
+    assert recognizer.default_window_samples == 48_384 and recognizer.window_samples is None
+    timeline = recognizer.timeline(speech_like_signal(7.0, seed=40))
+    assert timeline.window_s == pytest.approx(3.024)
+    assert [w.end_s for w in timeline.windows][:2] == [3.024, 5.024]
+    # Any length still runs (the weights do not depend on the time axis).
+    assert recognizer.predict(speech_like_signal(2.0, seed=41)).probabilities.shape == (8,)
+    # A variable-length student takes its window from its run's config.toml, else the paper's.
+    plain = VGGMStudent(**SMALL)
+    plain.save(tmp_path / "student.keras")
+    assert EmotionRecognizer.from_path(tmp_path / "student.keras").default_window_samples == 64_384
+    (tmp_path / "config.toml").write_text("[frontend]\ncrop_frames = 300\n")
+    assert EmotionRecognizer.from_path(tmp_path / "student.keras").default_window_samples == 48_384
+
+
+def test_exports_record_their_window(models):
+    for key in ("export_dir", "tflite"):
+        assert EmotionRecognizer.from_path(models[key]).default_window_samples == 64_384
+
+
+def test_non_finite_file_is_refused_on_every_route(recognizer, tmp_path):
+    path = tmp_path / "all_nan.wav"
+    soundfile.write(path, np.full(SR, np.nan, np.float32), SR, subtype="FLOAT")
+    for call in (recognizer.predict, recognizer.timeline):
+        with pytest.raises(AudioDecodeError, match="16000 NaN or Inf") as info:
+            call(path)
+        assert "all_nan.wav" in str(info.value)
+
+
+def test_timeline_figure_covers_the_file_and_draws_one_window(recognizer, clip_11s):
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    backend = matplotlib.get_backend()
+    one = recognizer.timeline(speech_like_signal(3.0, seed=42))
+    figure = one.plot()
+    assert isinstance(figure, Figure) and matplotlib.get_backend() == backend
+    areas = figure.axes[0].collections
+    assert len(areas) == len(emotions.CLASSES)
+    extents = [area.get_paths()[0].get_extents() for area in areas]
+    assert min(e.x0 for e in extents) == 0.0 and max(e.x1 for e in extents) == 3.0
+    long = recognizer.timeline(clip_11s)
+    np.testing.assert_allclose(long.segments()[[0, -1]], [0.0, 11.3])
+    _, ax = Figure().subplots(1, 2)
+    assert long.plot(ax, title="talk") is ax.figure and ax.get_title() == "talk"

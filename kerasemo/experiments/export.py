@@ -7,7 +7,9 @@ Reads the ``student.keras`` that the distill stage saved and writes into ``--out
   ``spectrogram`` ([batch, bins, frames] linear magnitudes); outputs ``logits``,
   ``probabilities`` and ``embedding`` (the paper's embedding, i.e. the logits), [batch, 8];
 - ``kerasemo_float32.tflite``, ``kerasemo_float16.tflite``, ``kerasemo_int8.tflite``: one
-  4.024 s window (64,384 samples), batch 1, TFLite builtin ops only;
+  window of the student's training crop (its ``input_frames``, else the run's
+  ``frontend.crop_frames``, else the paper's 4.024 s = 64,384 samples), batch 1, TFLite builtin
+  ops only;
 - ``model_card.json`` (classes, input contract, front-end, student, sizes, parity, training
   settings and metrics of the run) and ``saved_model_cli.txt``.
 
@@ -95,13 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--holdout",
         type=positive_int,
         default=16,
-        help="speech-like 4 s clips for the TFLite parity figures (default: 16)",
+        help="speech-like windows for the TFLite parity figures (default: 16)",
     )
     parser.add_argument(
         "--run-dir",
         type=pathlib.Path,
-        help="distill run folder to read config.toml and auc.json from (default: the student's "
-        "folder)",
+        help="distill run folder to read config.toml (training settings, crop length) and "
+        "auc.json from (default: the student's folder)",
     )
     parser.add_argument(
         "--threads",
@@ -122,7 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _summary(report) -> str:
-    lines = [f"exported to {report.out_dir}", ""]
+    window = report.card["input"]
+    lines = [
+        f"exported to {report.out_dir}",
+        f"window: {window['window_samples']} samples ({window['window_seconds']:.3f} s, "
+        f"{window['window_frames']} frames; from the {window['window_source']})",
+        "",
+    ]
     lines.append(f"{'file':<28} {'size':>10}  parity vs Keras")
     for key, path in report.files.items():
         size = report.sizes.get(key, 0)

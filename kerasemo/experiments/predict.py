@@ -1,7 +1,8 @@
 r"""Emotion timeline of audio or video files: per-window probabilities and the dominant emotion.
 
 Each file is decoded as a stream (memory stays bounded for hour-long recordings), cut into
-windows of ``--window`` seconds (default 4.024 s, the training crop) every ``--hop`` seconds
+windows of ``--window`` seconds (default: the model's own training crop, 4.024 s for the
+paper's) every ``--hop`` seconds
 (default 2 s), and scored by the model in batches. The last window, which reaches past the end
 of the audio, is zero-padded; its ``end_s`` is the end of the audio. Files shorter than 0.1 s
 are refused.
@@ -11,7 +12,7 @@ surprise, sadness, anger, disgust, fear, contempt) and ``dominant``, as CSV or J
 ``--out`` or standard output; ``--plot`` draws each timeline as a PNG.
 
 The model (``--model``) is an export folder or SavedModel (``saved_models/NAME``), a
-``.tflite`` model (fixed 4.024 s window) or a student ``.keras`` file.
+``.tflite`` model (one fixed window) or a student ``.keras`` file.
 
 Examples:
 
@@ -71,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--window",
         type=positive_seconds,
-        help="window length in seconds (default: 4.024, the training crop)",
+        help="window length in seconds (default: the model's training crop; 4.024 for the "
+        "paper's)",
     )
     parser.add_argument(
         "--hop", type=positive_seconds, help="seconds between window starts (default: 2)"
@@ -87,6 +89,12 @@ def _plot_path(plot: pathlib.Path, source: pathlib.Path, several: bool) -> pathl
     if not several:
         return plot
     return plot.with_name(f"{plot.stem}-{source.stem}{plot.suffix or '.png'}")
+
+
+def _save_plot(timeline, png: pathlib.Path) -> None:
+    png.parent.mkdir(parents=True, exist_ok=True)
+    timeline.plot().savefig(png, dpi=100)
+    logger.info("wrote %s", png)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         timelines.append((path, timeline))
         if args.plot:
-            written = timeline.plot(_plot_path(args.plot, path, several))
-            logger.info("wrote %s", written)
+            _save_plot(timeline, _plot_path(args.plot, path, several))
 
     if args.format == "csv":
         rows = [row for path, timeline in timelines for row in timeline.to_rows(str(path))]

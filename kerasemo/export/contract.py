@@ -1,0 +1,80 @@
+"""What every exported model promises: names, shapes, variants, tolerances and file names.
+
+Example:
+
+>>> OUTPUT_NAMES
+('logits', 'probabilities', 'embedding')
+>>> tflite_filename("int8")
+'kerasemo_int8.tflite'
+"""
+
+from __future__ import annotations
+
+from kerasemo.audio.reference import CROP_SAMPLES, SAMPLE_RATE, num_samples_for_frames
+from kerasemo.models.student import MIN_INPUT_FRAMES
+
+__all__ = [
+    "DEFAULT_VERSION",
+    "ExportError",
+    "MIN_SAMPLES",
+    "MODEL_CARD",
+    "OUTPUT_NAMES",
+    "PARITY_TOLERANCE",
+    "SAMPLE_RATE",
+    "SAVED_MODEL_CLI_TEXT",
+    "SPECTROGRAM_SIGNATURE",
+    "TFLITE_BATCH",
+    "TFLITE_VARIANTS",
+    "WAVEFORM_SIGNATURE",
+    "WINDOW_FUNCTION",
+    "WINDOW_SAMPLES",
+    "check_variant",
+    "tflite_filename",
+]
+
+WINDOW_SAMPLES = CROP_SAMPLES
+"""The paper's 4.024 s training crop (64,384 samples, 400 frames): the fixed window of a student
+whose own configuration and run do not name a crop length (see `kerasemo.export.model_window`)."""
+MIN_SAMPLES = num_samples_for_frames(MIN_INPUT_FRAMES)
+"""Shortest waveform the student can pool: 10,320 samples (0.645 s, 63 frames)."""
+OUTPUT_NAMES = ("logits", "probabilities", "embedding")
+"""Named outputs of every signature, each ``[batch, 8]`` float32."""
+WAVEFORM_SIGNATURE = "serving_default"
+SPECTROGRAM_SIGNATURE = "spectrogram"
+WINDOW_FUNCTION = "window_samples"
+"""Attribute of an exported SavedModel: a function of no inputs returning its window (int64)."""
+TFLITE_VARIANTS = ("float32", "float16", "int8")
+"""TFLite variants: float32, float16 weights, dynamic-range int8 (int8 weights)."""
+TFLITE_BATCH = 1
+"""Batch size of the TFLite models (fixed, like the window)."""
+PARITY_TOLERANCE = 1e-4
+"""Largest allowed float32 deviation from Keras (probabilities; logits relative to their scale)."""
+MODEL_CARD = "model_card.json"
+SAVED_MODEL_CLI_TEXT = "saved_model_cli.txt"
+DEFAULT_VERSION = 1
+
+
+class ExportError(RuntimeError):
+    """An export step failed: the student cannot be loaded or converted, or parity fails."""
+
+
+def tflite_filename(variant: str) -> str:
+    """File name of a TFLite variant inside an export folder (``kerasemo_<variant>.tflite``)."""
+    check_variant(variant)
+    return f"kerasemo_{variant}.tflite"
+
+
+def check_variant(variant: str) -> str:
+    """Returns `variant` if it is one of `TFLITE_VARIANTS`, else raises ValueError.
+
+    Example:
+
+    >>> check_variant("float16")
+    'float16'
+    """
+    if variant not in TFLITE_VARIANTS:
+        raise ValueError(
+            f"Unknown TFLite variant {variant!r}; choose from {', '.join(TFLITE_VARIANTS)} "
+            "(int8 is dynamic-range quantisation)."
+        )
+    return variant
