@@ -8,7 +8,7 @@ import pytest
 from test_acted_readers import write_av, write_wav
 
 from kerasemo.evaluation import probing
-from kerasemo.models.probe import LinearProbe, Standardize, fit_multinomial_logistic
+from kerasemo.models.probe import SOLVERS, LinearProbe, Standardize
 
 CREMAD_EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 
@@ -48,16 +48,47 @@ def test_probe_agrees_with_sklearn_on_the_same_folds():
     assert np.mean(ours.predictions == reference.predictions) > 0.97
 
 
-def test_newton_reaches_the_maximum_likelihood():
+@pytest.mark.parametrize("solver", ["newton-cholesky", "lbfgs"])
+def test_probe_reaches_the_maximum_likelihood(solver):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
     x, y = _gaussian_classes(n=300, seed=1)
-    z = (x - x.mean(0)) / x.std(0)
-    kernel, bias, losses = fit_multinomial_logistic(z, y, 6)
-    assert np.all(np.diff(losses) <= 1e-12)  # monotone
+    z = (x - x.mean(0, dtype=np.float64)) / x.std(0, dtype=np.float64)  # float64, as the probe fits
+    probe = LinearProbe(num_classes=6, solver=solver)
+    history = probe.fit(x, y)
     reference = LogisticRegression(C=np.inf, max_iter=5000, tol=1e-10).fit(z, y)
-    assert losses[-1] <= log_loss(y, reference.predict_proba(z)) + 1e-6
+    optimum = log_loss(y, reference.predict_proba(z))
+    assert history.history["loss"][-1] <= optimum + 1e-6
+    # The weights loaded into Keras give the same probabilities as scikit-learn's model.
+    np.testing.assert_allclose(probe.predict_proba(x), reference.predict_proba(z), atol=1e-4)
+    assert 0 < probe.n_iter_ <= probe.max_iter
+
+
+def test_probe_speaks_scikit_learn_and_round_trips_its_config(tmp_path):
+    import keras
+    from sklearn.metrics import accuracy_score
+
+    x, y = _gaussian_classes(n=240)
+    probe = LinearProbe(num_classes=6, solver="lbfgs", max_iter=50, tol=1e-6, class_names=list("abcdef"))
+    probe.fit(x, y)
+    np.testing.assert_array_equal(probe.classes_, np.arange(6))
+    probabilities = probe.predict_proba(x)
+    assert probabilities.shape == (240, 6) and probabilities.dtype == np.float32
+    np.testing.assert_array_equal(probe.predict_labels(x), probabilities.argmax(1))
+    assert probe.score(x, y) == pytest.approx(accuracy_score(y, probabilities.argmax(1)))
+    config = probe.get_config()
+    for key in ("num_classes", "standardize", "solver", "max_iter", "tol", "class_names", "name", "trainable", "dtype"):
+        assert key in config, key
+    assert LinearProbe.from_config(config).get_config() == config
+    path = tmp_path / "probe.keras"
+    probe.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config() == config and loaded.class_names == list("abcdef")
+    np.testing.assert_allclose(loaded.predict_proba(x), probabilities, atol=1e-6)
+    assert loaded.score(x, y) == probe.score(x, y)
+    # Probes saved before the scikit-learn fit named the exact solver "newton".
+    assert LinearProbe.from_config({**config, "solver": "newton"}).solver == "newton-cholesky"
 
 
 def test_probe_fits_tf_data_round_trips_and_handles_absent_classes(tmp_path):
@@ -101,7 +132,8 @@ def test_probe_validates_its_inputs():
     with pytest.raises(ValueError, match="num_classes"):
         LinearProbe(num_classes=1)
     with pytest.raises(ValueError, match="solver"):
-        LinearProbe(num_classes=3, solver="lbfgs")
+        LinearProbe(num_classes=3, solver="irls")
+    assert SOLVERS == ("newton-cholesky", "lbfgs", "keras")
     probe = LinearProbe(num_classes=3)
     with pytest.raises(ValueError, match=r"0\.\.2"):
         probe.fit(np.zeros((4, 2)), np.array([0, 1, 2, 3]))
@@ -156,6 +188,77 @@ def test_cross_validate_reports_mean_std_ddof1_and_pooled_confusion():
     valid = np.arange(20) % 2 == 0
     partial = probing.cross_validate(x, y, plan, num_classes=2, valid=valid)
     assert partial.num_clips == 10 and (partial.predictions[~valid] == -1).all()
+
+
+def test_cross_validate_scores_uar_and_macro_f1_per_fold_as_sklearn():
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    x, y = _gaussian_classes(n=300, seed=2)
+    plan = probing.random_folds(len(y), folds=5, seed=0)
+    score = probing.cross_validate(x, y, plan, num_classes=6)
+    expected_uar, expected_f1 = [], []
+    for _, test in plan.splits(len(y)):
+        expected_uar.append(balanced_accuracy_score(y[test], score.predictions[test]))
+        expected_f1.append(f1_score(y[test], score.predictions[test], average="macro"))
+    np.testing.assert_allclose(score.fold_scores["uar"], expected_uar)
+    np.testing.assert_allclose(score.fold_scores["macro_f1"], expected_f1)
+    mean, std = score.summary("macro_f1")
+    assert mean == pytest.approx(np.mean(expected_f1)) and std == pytest.approx(np.std(expected_f1, ddof=1))
+    record = score.to_dict()
+    assert record["uar"]["folds"] == pytest.approx(expected_uar) and record["mean"] == score.mean
+    with pytest.raises(ValueError, match="Unknown classifier 'svm'"):
+        probing.cross_validate(x, y, plan, num_classes=6, classifier="svm")
+
+
+def test_chance_scores_of_a_uniform_guess():
+    scores = probing.chance_scores({"a": 10, "b": 30})
+    # Expected confusion of a uniform guess: each true class split evenly over the predictions.
+    from sklearn.metrics import f1_score
+
+    y_true = np.r_[np.zeros(20), np.ones(60)].astype(int)
+    y_pred = np.r_[np.zeros(10), np.ones(10), np.zeros(30), np.ones(30)].astype(int)
+    assert scores["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+    assert scores["accuracy"] == scores["uar"] == 0.5
+
+
+def test_probe_options_validate_and_come_from_a_config():
+    from kerasemo.config import ExperimentConfig, apply_overrides
+
+    options = probing.ProbeOptions(out_dir="out", protocol=["speaker"], cache_dir=None)
+    assert options.protocol == ("speaker",) and options.cache_dir is None
+    with pytest.raises(ValueError, match="pooling"):
+        probing.ProbeOptions(out_dir="out", pooling="median")
+    with pytest.raises(ValueError, match="max_pad_fraction"):
+        probing.ProbeOptions(out_dir="out", max_pad_fraction=1.5)
+    with pytest.raises(ValueError, match="Unknown protocol 'loso'"):
+        probing.ProbeOptions(out_dir="out", protocol="loso")
+    with pytest.raises(TypeError, match="Unknown probe option"):
+        options.replace(fold=3)
+    experiment = apply_overrides(
+        ExperimentConfig(), ["evaluation.probe_protocol=speaker", "evaluation.probe_folds=4", "frames.pooling=mean"]
+    )
+    from_config = probing.ProbeOptions.from_config(experiment, out_dir="out", forest_trees=7)
+    assert from_config.protocol == ("speaker", "random10") and from_config.folds == 4
+    assert from_config.pooling == "mean" and from_config.forest_trees == 7
+    assert from_config.experiment is experiment
+    with pytest.raises(TypeError, match="unknown option"):
+        probing.run_probe("cremad", "root", "student.keras", out_dir="out", fold=3)
+    with pytest.raises(TypeError, match="out_dir"):
+        probing.run_probe("cremad", "root", "student.keras")
+
+
+def test_pad_for_student_is_the_one_padding_rule():
+    from kerasemo.models.student import MIN_INPUT_FRAMES
+
+    short = np.ones((257, 28), np.float32)
+    padded = probing.pad_for_student(short)
+    assert padded.shape == (257, MIN_INPUT_FRAMES) and padded[:, 28:].sum() == 0
+    long = np.ones((257, 90), np.float32)
+    assert probing.pad_for_student(long) is not None and probing.pad_for_student(long).shape == (257, 90)
+    assert probing.pad_for_student(long, fixed_frames=64).shape == (257, 64)
+    assert probing.pad_for_student(short, fixed_frames=64).shape == (257, 64)
+    with pytest.raises(ValueError, match=r"\[bins, frames\]"):
+        probing.pad_for_student(np.ones((1, 257, 28)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +328,7 @@ def test_probe_entry_point_on_cremad_layout_with_cache(tmp_path, cremad_root, ti
         "--dataset", "cremad", "--root", str(cremad_root), "--student", str(tiny_student_path),
         "--out", str(out), "--cache-dir", str(cache), "--quiet", "--forest-trees", "25",
     ]
-    assert probe.main(argv) == 0
+    assert probe.main(argv + ["--save-head", str(tmp_path / "head")]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["num_clips"] == 24 and results["num_speakers"] == 4
     assert results["classes"] == ["neutral", "happiness", "sadness", "anger", "disgust", "fear"]
@@ -235,10 +338,21 @@ def test_probe_entry_point_on_cremad_layout_with_cache(tmp_path, cremad_root, ti
     student = rows["student"]["scores"]
     assert student["random10"]["num_folds"] == 10 and student["speaker"]["num_folds"] == 4
     assert len(student["random10"]["fold_accuracies"]) == 10
+    for metric in ("uar", "macro_f1"):
+        assert len(student["speaker"][metric]["folds"]) == 4 and 0 <= student["speaker"][metric]["mean"] <= 1
+    assert results["metrics"] == ["accuracy", "uar", "macro_f1"]
     assert rows["teacher"]["note"] == "no video in this set"
     assert rows["acoustic"]["scores"] or "not installed" in rows["acoustic"]["note"]
     markdown = (out / "results.md").read_text()
     assert "student logits (8-d) + linear probe" in markdown and "leave-one-speaker-out" in markdown
+    assert "random10 UAR (%)" in markdown and "speaker macro-F1 (%)" in markdown
+    # The head: a LinearProbe on every clip's student logits, and its class names.
+    head, class_names = probing.load_probe_head(tmp_path / "head")
+    assert class_names == results["classes"] and head.class_names == class_names
+    info = json.loads((tmp_path / "head" / "probe_head.json").read_text())
+    assert info["num_clips"] == 24 and info["num_features"] == 8 and len(info["student_sha256"]) == 64
+    assert results["files"]["head_keras"].endswith("probe_head.keras")
+    assert head.predict_proba(np.zeros((2, 8), np.float32)).shape == (2, 6)
     assert (out / "confusion.png").stat().st_size > 5000
     assert (out / "config.toml").exists() and (out / "predictions.csv").exists()
 
@@ -246,8 +360,8 @@ def test_probe_entry_point_on_cremad_layout_with_cache(tmp_path, cremad_root, ti
     def fail(*args, **kwargs):
         raise AssertionError("extractor called despite a cache hit")
 
-    monkeypatch.setattr(probing, "compute_student_embeddings", fail)
-    monkeypatch.setattr(probing, "compute_egemaps", fail)
+    monkeypatch.setattr(probing.run, "compute_student_embeddings", fail)
+    monkeypatch.setattr(probing.run, "compute_egemaps", fail)
     assert probe.main(argv + ["--protocol", "random10"]) == 0
     again = json.loads((out / "results.json").read_text())
     assert again["loaded_from_cache"]["student"] is True
@@ -278,7 +392,7 @@ def test_missing_opensmile_is_a_row_note_not_a_crash(tmp_path, cremad_root, tiny
     def missing():
         raise probing.AcousticBaselineUnavailable("no opensmile")
 
-    monkeypatch.setattr(probing, "_opensmile", missing)
+    monkeypatch.setattr(probing.run, "import_opensmile", missing)
     results = probing.run_probe(
         "cremad", cremad_root, tiny_student_path, protocol="speaker", folds=4,
         out_dir=tmp_path / "out", cache_dir=None, progress=False,

@@ -1,4 +1,4 @@
-"""The student against the teacher: per-emotion ROC AUC (DESIGN.md section 4, "Student evaluation").
+"""The student against the teacher: per-emotion ROC AUC (paper section 5, "Experiments").
 
 For each emotion c, the positives are the tracks whose dominant teacher emotion (argmax of the
 pooled teacher logits) is c, and the score is the student's probability of c. The paper reports
@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.metrics import roc_auc_score
 
 from kerasemo.emotions import AUC_EXCLUDED_CLASSES, CLASSES
@@ -37,12 +38,6 @@ class AucReport:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def emotion_auc(
@@ -74,7 +69,7 @@ def emotion_auc(
     if unknown:
         raise ValueError(f"Unknown excluded emotion(s) {unknown}; expected names from {CLASSES}.")
     dominant = teacher.argmax(axis=1)
-    probabilities = _softmax(student)
+    probabilities = softmax(student, axis=1)
     per_class, positives = {}, {}
     for index, name in enumerate(CLASSES):
         labels = dominant == index

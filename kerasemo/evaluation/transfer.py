@@ -240,15 +240,10 @@ def load_probe_set(name: str, root, *, bins: int = 257) -> ProbeSet:
 
 def embed(student, spectrograms: Sequence[np.ndarray]) -> np.ndarray:
     """The student's logits for each spectrogram, one call per clip (`predict_batch`)."""
+    from kerasemo.evaluation.probing import pad_for_student
     from kerasemo.models.calls import predict_batch
-    from kerasemo.models.student import MIN_INPUT_FRAMES
 
-    rows = []
-    for spectrogram in spectrograms:
-        pad = max(0, MIN_INPUT_FRAMES - spectrogram.shape[1])
-        batch = np.pad(spectrogram, ((0, 0), (0, pad)))[None]
-        rows.append(predict_batch(student, batch)[0])
-    return np.stack(rows)
+    return np.stack([predict_batch(student, pad_for_student(s)[None])[0] for s in spectrograms])
 
 
 def probe_accuracy(student, probe_set: ProbeSet) -> float:

@@ -10,8 +10,16 @@ folds over clips, seed 0) and ``speaker`` (speaker-independent folds); ``both`` 
 
 Outputs in ``--out``: ``results.md`` and ``results.json`` (mean +- std accuracy over folds, std
 with ddof 1), ``predictions.csv`` (each clip's test-fold predictions), ``confusion.png``
-(teacher and student, row-normalised, truth as rows) and ``config.toml``. Embeddings are cached in
-``--cache-dir`` (default runs/cache), so a second run only refits the probes.
+(teacher and student, row-normalised, truth as rows) and ``config.toml``. Every table reports
+accuracy, UAR (unweighted average recall) and macro-F1. Embeddings are cached in ``--cache-dir``
+(default runs/cache), so a second run only refits the probes.
+
+``--save-head DIR`` also fits the linear probe on every clip's student logits and saves it for
+export and inference: ``DIR/probe_head.keras`` (a `kerasemo.models.probe.LinearProbe`, raw
+``[batch, 8]`` student logits in, ``[batch, K]`` probabilities out, input standardisation
+included) and ``DIR/probe_head.json`` (``class_names``, index i = output i, with the dataset,
+clip counts and the student file's SHA-256); `kerasemo.evaluation.probing.load_probe_head`
+reads both.
 
 Examples:
 
@@ -19,6 +27,8 @@ Examples:
     python -m kerasemo.experiments.probe --dataset enterface --root "/data/enterface database" \\
         --student student.keras --teacher teacher.keras --protocol random10
     python -m kerasemo.experiments.probe --dataset csv --root my_set/manifest.csv --student student.keras
+    python -m kerasemo.experiments.probe --dataset cremad --root /data/CREMA-D --student student.keras \\
+        --save-head runs/heads/cremad
 """
 
 from __future__ import annotations
@@ -103,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="batch clips whose lengths differ by up to this fraction (padding; default 0 = exact)",
     )
+    parser.add_argument(
+        "--save-head",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="also fit the probe on all clips and save it in DIR (probe_head.keras + probe_head.json)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     config_lib.add_config_arguments(parser, default="paper")
     return parser
@@ -120,44 +136,32 @@ def main(argv: list[str] | None = None) -> int:
         experiment = config_lib.apply_overrides(config_lib.load_config(args.config), overrides)
     except config_lib.ConfigError as err:
         raise SystemExit(f"error: {err}") from None
-    if args.forest_trees < 1:
-        raise SystemExit(f"error: --forest-trees must be >= 1; received {args.forest_trees}.")
-    if not 0 <= args.max_pad_fraction < 1:
-        raise SystemExit(f"error: --max-pad-fraction must be in [0, 1); received {args.max_pad_fraction}.")
-    evaluation = experiment.evaluation
-    if args.protocol == "both":
-        primary = evaluation.probe_protocol
-        protocols = (primary,) + tuple(p for p in ("random10", "speaker") if p != primary)
-    else:
-        protocols = (args.protocol,)
-
     from kerasemo.audio import AudioDecodeError
-    from kerasemo.evaluation.probing import run_probe
+    from kerasemo.evaluation.probing import ProbeOptions, run_probe
 
+    try:
+        options = ProbeOptions.from_config(
+            experiment,
+            out_dir=args.out,
+            protocol=args.protocol,
+            cache_dir=None if args.no_cache else args.cache_dir,
+            acoustic=not args.no_acoustic,
+            forest_trees=args.forest_trees,
+            face_crop=args.face_crop,
+            max_pad_fraction=args.max_pad_fraction,
+            ravdess_calm=args.ravdess_calm,
+            include_song=args.include_song,
+            head_dir=args.save_head,
+            progress=not args.quiet,
+        )
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     for name, path in (("--student", args.student), ("--teacher", args.teacher)):
         if path is not None and not path.is_file():
             raise SystemExit(f"error: {name} {str(path)!r} does not exist.")
     try:
         results = run_probe(
-            args.dataset,
-            args.root,
-            args.student,
-            teacher=args.teacher,
-            protocol=protocols,
-            folds=evaluation.probe_folds,
-            seed=evaluation.probe_seed,
-            out_dir=args.out,
-            cache_dir=None if args.no_cache else args.cache_dir,
-            acoustic=not args.no_acoustic,
-            forest_trees=args.forest_trees,
-            frame_stride=experiment.frames.frame_stride,
-            pooling=experiment.frames.pooling,
-            face_crop=args.face_crop,
-            max_pad_fraction=args.max_pad_fraction,
-            ravdess_calm=args.ravdess_calm,
-            include_song=args.include_song,
-            experiment=experiment,
-            progress=not args.quiet,
+            args.dataset, args.root, args.student, teacher=args.teacher, options=options
         )
     except (FileNotFoundError, NotADirectoryError, ValueError, AudioDecodeError) as err:
         raise SystemExit(f"error: {err}") from None
