@@ -1,11 +1,12 @@
-"""Small EmoVoxCeleb-style shards for pipeline and distillation tests."""
+"""Small EmoVoxCeleb-style shards for pipeline and distillation tests, and a stand-in teacher
+whose rounding depends on how it was traced."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasemo.audio.signals import speech_like_signal
 from kerasemo.data import schema
-
 
 # A student that distils in seconds on these shards (distill `--set` overrides, no epochs).
 TINY_DISTILL = [
@@ -76,3 +77,34 @@ def write_distill_splits(folder):
             tracks.append((150 + 40 * i, logits))
         write_shards(folder, tracks, split=split, per_shard=4)
     return folder
+
+
+@keras.saving.register_keras_serializable(package="kerasemo_tests")
+class BatchShapeRounding(keras.layers.Layer):
+    """Identity, but off by one part in a million when traced with an unknown batch size.
+
+    Real teachers behave so in the last bits: TensorFlow picks other kernels for a graph traced
+    with a static batch shape than for one traced with a relaxed shape (about 1e-6 for the demo
+    SE-ResNet). A stand-in teacher ending in this layer makes that difference visible on tiny
+    fixtures: logits then depend on whether a batch ran through a static or a relaxed trace.
+    """
+
+    def call(self, inputs):
+        if inputs.shape[0] is None:
+            return inputs * (1.0 + 1e-6)
+        return inputs
+
+
+def save_standin_teacher(path, *, trace_sensitive=False):
+    """Saves the stand-in face teacher (16 x 16 RGB -> 8 logits) as ``.keras``; returns `path`.
+
+    With `trace_sensitive`, it ends in `BatchShapeRounding`.
+    """
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(6, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(8, kernel_initializer=keras.initializers.RandomNormal(0, 3, seed=1))(x)
+    outputs = BatchShapeRounding()(x) if trace_sensitive else x
+    keras.Model(inputs, outputs).save(path)
+    return path

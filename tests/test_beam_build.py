@@ -153,7 +153,8 @@ def test_teacher_model_handler_splits_predictions_back_per_track(teacher_path, r
     assert keyed.run_inference([], model) == []
     pairs = keyed.run_inference([("a", batch[0]), ("b", batch[2])], model)
     assert [(k, v.shape) for k, v in pairs] == [("a", (3, 8)), ("b", (1, 8))]
-    with pytest.raises(ValueError, match="batch_size must be a positive integer; received 0"):
+    expected = "`batch_size` must be a positive integer. Received: batch_size=0"
+    with pytest.raises(ValueError, match=expected):
         beam_build.KerasTeacherModelHandler(teacher_path, load_config("demo"), batch_size=0)
 
 

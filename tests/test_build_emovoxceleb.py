@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from shard_fixtures import save_standin_teacher
 from test_voxceleb import (
     _authors_mat,
     make_frames_layout,
@@ -31,18 +32,7 @@ SHARD_NAME = re.compile(r"^(train|heard_val|unheard_val)-(\d{5})-of-(\d{5})\.tfr
 
 @pytest.fixture(scope="module")
 def teacher_path(tmp_path_factory):
-    import keras
-
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(6, 3, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(
-        8, kernel_initializer=keras.initializers.RandomNormal(0, 3, seed=1)
-    )(x)
-    path = tmp_path_factory.mktemp("teacher") / "standin.keras"
-    keras.Model(inputs, outputs).save(path)
-    return path
+    return save_standin_teacher(tmp_path_factory.mktemp("teacher") / "standin.keras")
 
 
 @pytest.fixture(scope="module")
@@ -213,16 +203,16 @@ def test_interrupted_build_resumes_to_identical_shards(
 ):
     root, _ = vox1
     out = tmp_path / "killed"
-    original = emovoxceleb._ShardWriter._write_example
+    original = emovoxceleb.ShardFile.add
     calls = {"n": 0}
 
-    def dying_write(self, prepared):
+    def dying_add(self, example, record):
         calls["n"] += 1
         if calls["n"] > 6:
             raise RuntimeError("simulated kill")
-        return original(self, prepared)
+        return original(self, example, record)
 
-    monkeypatch.setattr(emovoxceleb._ShardWriter, "_write_example", dying_write)
+    monkeypatch.setattr(emovoxceleb.ShardFile, "add", dying_add)
     with pytest.raises(RuntimeError, match="simulated kill"):
         _build(root, out, "--teacher", str(teacher_path))
     monkeypatch.undo()
@@ -390,7 +380,8 @@ def test_plan_is_deterministic_and_balanced(vox1):
     assert len(planned) == len(set(planned)) == len(plan.splits)
     parts = [emovoxceleb.assigned_shards(plan, 3, i) for i in range(3)]
     assert sorted(s.name for p in parts for s in p) == sorted(s.name for s in plan.shards)
-    with pytest.raises(ValueError, match="shard_mb must be > 0"):
+    expected = "`shard_mb` must be a finite number > 0. Received: shard_mb=0"
+    with pytest.raises(ValueError, match=expected):
         emovoxceleb.BuildOptions(shard_mb=0)
 
 
@@ -458,7 +449,7 @@ def test_voxceleb2_face_clips_are_used_whole_in_auto_mode(tmp_path):
             config, emovoxceleb.BuildOptions(video_crop=mode), None, emovoxceleb.StageTimer(), None
         )
         prepared = emovoxceleb.PreparedTrack(track=track, split="train")
-        crops = preparer._crops(track, prepared)
+        crops = preparer.face_crops(track, prepared)
         assert [c.shape for c in crops] == [(side, side, 3)] * 2, mode
         assert (emovoxceleb.NOTE_WHOLE_FRAME in prepared.notes) == (mode != "box")
 

@@ -67,6 +67,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from kerasemo.checks import check_positive_int
 from kerasemo.config import ExperimentConfig
 from kerasemo.data import emovoxceleb
 from kerasemo.data.voxceleb import ScanReport, Track
@@ -139,8 +140,7 @@ class KerasTeacherModelHandler(ModelHandler):
     def __init__(
         self, teacher_path: str | os.PathLike, config: ExperimentConfig, *, batch_size: int = 64
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+        check_positive_int(batch_size, "batch_size")
         super().__init__(
             min_batch_size=batch_size, max_batch_size=batch_size, element_size_fn=_num_crops
         )
@@ -512,10 +512,68 @@ def _written_counts(out_dir: pathlib.Path, names: Iterable[str]) -> tuple[int, i
     """(tracks written, tracks skipped) in these shards, from their sidecars."""
     written = skipped = 0
     for name in names:
-        with np.load(emovoxceleb.sidecar_path(out_dir, name), allow_pickle=False) as data:
-            written += int(data["track_id"].shape[0])
-            skipped += int(data["skipped"].shape[0])
+        sidecar = emovoxceleb.read_sidecar(out_dir, name)
+        written += len(sidecar.rows)
+        skipped += len(sidecar.skipped)
     return written, skipped
+
+
+def _run_pipeline(
+    todo: Sequence[emovoxceleb.ShardPlan],
+    tracks: Sequence[Track],
+    plan: emovoxceleb.BuildPlan,
+    out_dir: pathlib.Path,
+    *,
+    root: str,
+    config: ExperimentConfig,
+    options: emovoxceleb.BuildOptions,
+    teacher,
+    labeller: emovoxceleb.FileLabeller | None,
+    pipeline_options,
+) -> dict[str, float]:
+    """Writes the work lists, runs the pipeline over the `todo` shards; returns busy seconds.
+
+    Raises:
+        RuntimeError: if the pipeline finished without writing every shard it was given.
+    """
+    work_dir = out_dir / WORK_DIR
+    _write_work_lists(work_dir, todo, tracks, plan, labeller)
+    _remove_stale_tmp(out_dir, todo)
+    beam_options = _pipeline_options(pipeline_options)
+    standard = beam_options.view_as(StandardOptions)
+    if standard.runner in (None, "DirectRunner"):
+        # Beam's own DirectRunner first tries to download and start its Go runner (Prism);
+        # the Python runner it falls back to is the one --direct_num_workers drives.
+        standard.runner = "FnApiRunner"
+    logger.info(
+        "running the Beam pipeline (%s) over %d shard files, %d tracks",
+        standard.runner,
+        len(todo),
+        sum(len(s.track_ids) for s in todo),
+    )
+    pipeline = beam.Pipeline(options=beam_options)
+    build_pipeline(
+        pipeline,
+        [s.name for s in todo],
+        work_dir=work_dir,
+        out_dir=out_dir,
+        root=root,
+        config=config,
+        options=options,
+        teacher_path=teacher,
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    unfinished = [s.name for s in todo if not emovoxceleb.is_finished(out_dir, s)]
+    if unfinished:
+        raise RuntimeError(
+            f"The Beam pipeline finished but {len(unfinished)} of its {len(todo)} shard "
+            f"files are missing in '{out_dir}' (e.g. {', '.join(unfinished[:3])}); are the "
+            "workers writing to another filesystem? The output folder must be at the same "
+            "path on every worker."
+        )
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return _stage_seconds(result)
 
 
 def build(
@@ -586,44 +644,18 @@ def build(
     stage_seconds = dict.fromkeys(emovoxceleb.STAGES, 0.0)
     start = time.perf_counter()
     if todo:
-        work_dir = out_dir / WORK_DIR
-        _write_work_lists(work_dir, todo, tracks, plan, labeller)
-        _remove_stale_tmp(out_dir, todo)
-        beam_options = _pipeline_options(pipeline_options)
-        standard = beam_options.view_as(StandardOptions)
-        if standard.runner in (None, "DirectRunner"):
-            # Beam's own DirectRunner first tries to download and start its Go runner (Prism);
-            # the Python runner it falls back to is the one --direct_num_workers drives.
-            standard.runner = "FnApiRunner"
-        logger.info(
-            "running the Beam pipeline (%s) over %d shard files, %d tracks",
-            standard.runner,
-            len(todo),
-            sum(len(s.track_ids) for s in todo),
-        )
-        pipeline = beam.Pipeline(options=beam_options)
-        build_pipeline(
-            pipeline,
-            [s.name for s in todo],
-            work_dir=work_dir,
-            out_dir=out_dir,
+        stage_seconds = _run_pipeline(
+            todo,
+            tracks,
+            plan,
+            out_dir,
             root=scan_report.root,
             config=config,
             options=options,
-            teacher_path=teacher,
+            teacher=teacher,
+            labeller=labeller,
+            pipeline_options=pipeline_options,
         )
-        result = pipeline.run()
-        result.wait_until_finish()
-        stage_seconds = _stage_seconds(result)
-        unfinished = [s.name for s in todo if not emovoxceleb.is_finished(out_dir, s)]
-        if unfinished:
-            raise RuntimeError(
-                f"The Beam pipeline finished but {len(unfinished)} of its {len(todo)} shard "
-                f"files are missing in '{out_dir}' (e.g. {', '.join(unfinished[:3])}); are the "
-                "workers writing to another filesystem? The output folder must be at the same "
-                "path on every worker."
-            )
-        shutil.rmtree(work_dir, ignore_errors=True)
     wall = time.perf_counter() - start
     written, failed = _written_counts(out_dir, [s.name for s in todo])
     return emovoxceleb.finish_build(

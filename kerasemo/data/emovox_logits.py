@@ -298,6 +298,20 @@ def save_emovox_logits(
         frame_times: optional float ``[F_i]`` per entry (stored as ``frameTimes``).
         splits: optional split name per entry (stored as the authors' ``images.set`` codes).
         classes: optional class names (stored as ``meta.classes``).
+
+    The file's header names no creation time, so the same logits always give the same bytes.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "logits.mat"
+    >>> save_emovox_logits(path, names=["id1/v/00001.wav"], logits=[np.zeros((3, 8))],
+    ...                    splits=["train"])
+    >>> first = path.read_bytes()
+    >>> save_emovox_logits(path, names=["id1/v/00001.wav"], logits=[np.zeros((3, 8))],
+    ...                    splits=["train"])
+    >>> path.read_bytes() == first, load_emovox_logits(path).split(0)
+    (True, 'train')
     """
     import scipy.io
 
@@ -335,4 +349,24 @@ def save_emovox_logits(
         data["frameTimes"] = cell([np.asarray(t, np.float32).reshape(-1, 1) for t in frame_times])
     if classes is not None:
         data["meta"] = {"classes": cell(list(classes))}
-    scipy.io.savemat(os.fspath(path), data, do_compression=True)
+    with open(os.fspath(path), "wb") as handle:
+        # SciPy writes its own header (with the creation time) only at the start of a file.
+        handle.write(_mat_header())
+        scipy.io.savemat(handle, data, do_compression=True)
+
+
+MAT_DESCRIPTION = "MATLAB 5.0 MAT-file, Platform: {platform}, Created by: kerasemo"
+"""The text of the header `save_emovox_logits` writes (no creation time, so the same logits give
+the same bytes)."""
+
+
+def _mat_header() -> bytes:
+    """The 128-byte MAT-file (level 5) header: text, subsystem offset, version, byte order.
+
+    As `scipy.io.savemat` writes it (116 bytes of text, 8 zero bytes, version 0x0100 and the
+    ``IM`` byte-order mark, both native), with a fixed text instead of one naming the time.
+    """
+    text = MAT_DESCRIPTION.format(platform=os.name).encode("ascii")
+    return (
+        text.ljust(116, b" ") + bytes(8) + np.uint16(0x0100).tobytes() + np.uint16(0x4D49).tobytes()
+    )

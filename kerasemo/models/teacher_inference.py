@@ -2,34 +2,48 @@
 
 `frame_index_for_time` lives in `kerasemo.data.frames` and is re-exported here.
 
-DESIGN.md section 4, "Frames to tracks": VoxCeleb video is 25 fps and one frame in every 6 is
-labelled (every 0.24 s). The authors index the labelled frames from 1: the frame of time t (in
-seconds) is ``floor(max(25 t - 1, 0) / 6) + 1`` (`frame_index_for_time`). Under that formula
-1-based video frame v is the one shown at t = v / 25, and labelled frame k is video frame
-``6 (k - 1) + 1``, at ``t = (6 (k - 1) + 1) / 25`` (`time_of_frame_index`, its inverse). A
-segment's target is the element-wise **max** (or mean) of the frame logits inside its window
-(`aggregate_frame_logits`, `frame_window`). Frame-level logits are kept so other aggregations stay
-possible.
+Frames to tracks (the paper's section 4 labels face-track frames "at an interval of 0.24
+seconds"): VoxCeleb video is 25 fps and one frame in every 6 is labelled. The authors index the
+labelled frames from 1: the frame of time t (in seconds) is ``floor(max(25 t - 1, 0) / 6) + 1``
+(`frame_index_for_time`). Under that formula 1-based video frame v is the one shown at
+t = v / 25, and labelled frame k is video frame ``6 (k - 1) + 1``, at ``t = (6 (k - 1) + 1) /
+25`` (`time_of_frame_index`, its inverse). A segment's target is the element-wise **max** (or
+mean) of the frame logits inside its window (`aggregate_frame_logits`, `frame_window`).
+Frame-level logits are kept so other aggregations stay possible.
+
+**Determinism.** `predict_frame_logits` runs the teacher through one function traced once per
+teacher for every batch size (a fixed input signature), so a batch's logits never depend on
+what ran before. Keras' ``predict_on_batch`` traces its first calls for their static batch
+shapes and later ones for a relaxed shape, which changed logits in the last bits depending on
+the order of the batches (a resumed EmoVoxCeleb build then differed from an uninterrupted
+one).
 
 Example:
 
-```python
-teacher = load_teacher("runs/teacher/teacher.keras", config.teacher)
-logits = predict_frame_logits(teacher, crops)            # [F, 8] float32, crops uint8 RGB
-first, stop = frame_window(1.0, 5.0, num_frames=len(logits))
-target = aggregate_frame_logits(logits[first:stop], "max")  # [8]
-```
+>>> from kerasemo.models.teacher import load_teacher
+>>> teacher = load_teacher("runs/teacher/teacher.keras", config.teacher)  # doctest: +SKIP
+>>> logits = predict_frame_logits(teacher, crops)  # [F, 8], uint8 RGB crops  # doctest: +SKIP
+>>> first, stop = frame_window(1.0, 5.0, num_frames=100)
+>>> first, stop
+(4, 21)
+>>> aggregate_frame_logits(np.ones((stop - first, 8)), "max").shape
+(8,)
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
+from kerasemo.checks import check_positive_int
 from kerasemo.data.frames import frame_index_for_time
 
 POOLING_METHODS: tuple[str, ...] = ("max", "mean")
 DEFAULT_FPS = 25.0
 DEFAULT_STRIDE = 6
+_INFERENCE_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The traced inference function of each teacher (`_inference_fn`)."""
 
 
 def _input_size(teacher) -> tuple[int, int]:
@@ -65,12 +79,56 @@ def _as_crops(images):
     return crops
 
 
+def _inference_fn(teacher, height: int, width: int):
+    """The teacher's inference-mode call, the same computation whatever ran before.
+
+    On the TensorFlow backend: one `tf.function` per teacher with the input signature
+    ``[None, height, width, 3]`` float32, traced once and kept for the teacher's lifetime. On
+    the other backends: a direct call (`kerasemo.models.calls.predict_batch`).
+    """
+    fn = _INFERENCE_FNS.get(teacher)
+    if fn is not None:
+        return fn
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from kerasemo.models.calls import predict_batch
+
+        return lambda batch: predict_batch(teacher, batch)
+    import tensorflow as tf
+
+    model = weakref.ref(teacher)  # the cache must not keep the teacher alive
+    traced = tf.function(
+        lambda batch: model()(batch, training=False),
+        input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)],
+        autograph=False,
+    )
+
+    def fn(batch):
+        return np.asarray(traced(np.asarray(batch, np.float32)), np.float32)
+
+    _INFERENCE_FNS[teacher] = fn
+    return fn
+
+
+def _resized(batch: np.ndarray, height: int, width: int) -> np.ndarray:
+    """One crop ``[H, W, 3]`` or a batch ``[N, H, W, 3]`` resized (bilinear) to the teacher."""
+    from keras import ops
+
+    if batch.shape[-3:-1] == (height, width):
+        return batch
+    return ops.convert_to_numpy(
+        ops.image.resize(batch, (height, width), interpolation="bilinear", antialias=False)
+    )
+
+
 def predict_frame_logits(teacher, images, batch_size: int = 64) -> np.ndarray:
     """Runs the teacher over face crops and returns one row of logits per crop.
 
     Crops of any size are resized (bilinear) to the teacher's input size; grey crops are
     replicated to 3 channels. Values are 0-255 RGB (uint8 or float): the teacher subtracts its
-    mean itself.
+    mean itself. The teacher runs through one traced function per teacher (see the module's
+    *Determinism*), so the same batch gives the same logits whatever ran before.
 
     Args:
         teacher: a Keras model mapping `[batch, S, S, 3]` 0-255 RGB to `[batch, 8]` logits
@@ -87,14 +145,14 @@ def predict_frame_logits(teacher, images, batch_size: int = 64) -> np.ndarray:
 
     Example:
 
-    ```python
-    logits = predict_frame_logits(teacher, np.zeros((10, 112, 112, 3), "uint8"))  # (10, 8)
-    ```
+    >>> import keras
+    >>> teacher = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
+    ...                             keras.layers.Dense(8)])
+    >>> crops = [np.zeros((20, 24, 3), "uint8"), np.zeros((16, 16), "uint8")]
+    >>> predict_frame_logits(teacher, crops, batch_size=1).shape
+    (2, 8)
     """
-    from keras import ops
-
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+    check_positive_int(batch_size, "batch_size")
     height, width = _input_size(teacher)
     num_classes = int(teacher.outputs[0].shape[-1])
     if isinstance(images, np.ndarray):
@@ -113,28 +171,19 @@ def predict_frame_logits(teacher, images, batch_size: int = 64) -> np.ndarray:
     if count == 0:
         return np.zeros((0, num_classes), np.float32)
 
+    infer = _inference_fn(teacher, height, width)
     outputs = []
     for start in range(0, count, batch_size):
         if crops is None:
             batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
             if batch.shape[-1] == 1:
                 batch = np.repeat(batch, 3, axis=-1)
-            if batch.shape[1:3] != (height, width):
-                batch = ops.convert_to_numpy(
-                    ops.image.resize(batch, (height, width), interpolation="bilinear",
-                                     antialias=False)
-                )
+            batch = _resized(batch, height, width)
         else:
-            resized = []
-            for crop in crops[start : start + batch_size]:
-                if crop.shape[:2] != (height, width):
-                    crop = ops.convert_to_numpy(
-                        ops.image.resize(crop, (height, width), interpolation="bilinear",
-                                         antialias=False)
-                    )
-                resized.append(crop)
-            batch = np.stack(resized)
-        outputs.append(np.asarray(teacher.predict_on_batch(batch), dtype=np.float32))
+            batch = np.stack(
+                [_resized(crop, height, width) for crop in crops[start : start + batch_size]]
+            )
+        outputs.append(infer(batch))
     return np.concatenate(outputs, axis=0)
 
 
@@ -165,9 +214,7 @@ def aggregate_frame_logits(frame_logits, method: str = "max"):
     is_numpy = isinstance(frame_logits, (np.ndarray, list, tuple))
     shape = np.shape(frame_logits) if is_numpy else tuple(frame_logits.shape)
     if len(shape) != 2:
-        raise ValueError(
-            f"frame_logits must be [frames, classes]; received shape {tuple(shape)}."
-        )
+        raise ValueError(f"frame_logits must be [frames, classes]; received shape {tuple(shape)}.")
     if shape[0] == 0:
         raise ValueError(
             "No frames to aggregate: the window holds no labelled frame (frame_logits has shape "
