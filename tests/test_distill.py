@@ -1,4 +1,5 @@
-"""The distill stage on small shards: outputs, best-model selection, resume after a crash."""
+"""The distill stage on small shards: outputs, best-model selection, resume after a crash, a
+finished run kept, another run's directory refused."""
 
 import json
 
@@ -7,7 +8,8 @@ import pandas as pd
 import pytest
 
 from kerasemo.config import apply_overrides, load_config
-from kerasemo.experiments import distill
+from kerasemo.experiments import distill as distill_cli
+from kerasemo.training import distill
 from shard_fixtures import TINY_DISTILL, write_distill_splits
 
 TINY = TINY_DISTILL + ["distill.epochs=3"]
@@ -23,7 +25,7 @@ def _experiment(*extra):
 
 
 def test_run_writes_student_reports_and_config(shards, tmp_path):
-    result = distill.run_distillation(_experiment(), shards, tmp_path / "run", verbose=0)
+    result = distill(_experiment(), shards, tmp_path / "run", verbose=0)
     assert result.epochs_run == 3 and result.precision == "float32"
     student = keras.saving.load_model(result.student_path)
     assert student.output.shape[-1] == 8
@@ -48,11 +50,11 @@ class _CrashAfterFirstEpoch(keras.callbacks.Callback):
 def test_interrupted_run_resumes_and_completes_the_same_epochs(shards, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        distill.run_distillation(
+        distill(
             _experiment(), shards, out, verbose=0, extra_callbacks=[_CrashAfterFirstEpoch()]
         )
     assert (out / "backup").exists()
-    result = distill.run_distillation(_experiment(), shards, out, verbose=0)
+    result = distill(_experiment(), shards, out, verbose=0)
     history = pd.read_csv(out / "distiller_history.csv")
     assert list(history["epoch"]) == [0, 1, 2]  # epoch 1 from the first run, 2-3 resumed
     assert result.epochs_run == 2
@@ -61,11 +63,11 @@ def test_interrupted_run_resumes_and_completes_the_same_epochs(shards, tmp_path)
 
 def test_cli_reports_errors_without_tracebacks(shards, tmp_path):
     with pytest.raises(SystemExit, match="fewer than one batch"):
-        distill.main(["--data", str(shards), "--out", str(tmp_path), "--set", "distill.batch_size=64"])
+        distill_cli.main(["--data", str(shards), "--out", str(tmp_path), "--set", "distill.batch_size=64"])
     with pytest.raises(SystemExit, match="No train shards"):
-        distill.main(["--data", str(tmp_path / "none"), "--out", str(tmp_path)])
+        distill_cli.main(["--data", str(tmp_path / "none"), "--out", str(tmp_path)])
     with pytest.raises(SystemExit) as info:
-        distill.main(["--help"])
+        distill_cli.main(["--help"])
     assert info.value.code == 0
 
 
@@ -73,5 +75,42 @@ def test_cli_runs_on_shards(shards, tmp_path, capsys):
     argv = ["--data", str(shards), "--out", str(tmp_path / "cli"), "--set", "distill.epochs=1"]
     for item in TINY[:-3]:
         argv += ["--set", item]
-    assert distill.main(argv) == 0
+    assert distill_cli.main(argv) == 0
     assert "ROC AUC per emotion" in capsys.readouterr().out
+
+
+def test_finished_run_is_kept_refused_for_other_settings_and_forced(shards, tmp_path, caplog):
+    out = tmp_path / "run"
+    first = distill(_experiment("distill.epochs=1"), shards, out, verbose=0)
+    assert json.loads((out / "complete.json").read_text())["result"]["epochs_run"] == 1
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
+
+    with caplog.at_level("INFO"):
+        again = distill(_experiment("distill.epochs=1"), shards, out, verbose=0)
+    assert "finished" in caplog.text and again.skipped and not first.skipped
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == stamps
+    assert (again.epochs_run, again.best_epoch, again.weights_sha256) == (
+        first.epochs_run, first.best_epoch, first.weights_sha256)
+    assert again.best_val_loss == pytest.approx(first.best_val_loss) and again.auc == first.auc
+
+    with pytest.raises(ValueError, match=r"other settings \(distill\.epochs: 1 in the run, 2 now; "
+                       r"distill\.momentum: 0\.9 in the run, 0\.5 now\).*--force"):
+        distill(_experiment("distill.epochs=2", "distill.momentum=0.5"), shards, out, verbose=0)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == stamps
+
+    forced = distill(_experiment("distill.epochs=2"), shards, out, verbose=0, force=True)
+    assert forced.epochs_run == 2 and not forced.skipped
+    assert list(pd.read_csv(out / "distiller_history.csv")["epoch"]) == [0, 1]  # not appended
+
+
+def test_cli_keeps_a_finished_run_unless_forced(shards, tmp_path, capsys):
+    argv = ["--data", str(shards), "--out", str(tmp_path / "cli")]
+    for item in TINY[:-1] + ["distill.epochs=1"]:
+        argv += ["--set", item]
+    assert distill_cli.main(argv) == 0
+    assert distill_cli.main(argv) == 0
+    assert "finished before: kept as it was" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="error: .*distill.epochs: 1 in the run, 2 now"):
+        distill_cli.main(argv + ["--set", "distill.epochs=2"])
+    assert distill_cli.main(argv + ["--set", "distill.epochs=2", "--force"]) == 0
+    assert "kept as it was" not in capsys.readouterr().out

@@ -1,6 +1,9 @@
-"""Entry points: `inspect` and the benchmark table writer."""
+"""Entry points: `inspect`, every entry point's help, and the benchmark table writer."""
 
+import importlib
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -61,13 +64,27 @@ def test_benchmark_rejects_unknown_sections():
         benchmark.main(["--only", "nonsense", "--no-write"])
 
 
-@pytest.mark.parametrize("module", [inspect, benchmark])
-def test_help_explains_the_entry_point(module, capsys):
+ENTRY_POINTS = ["inspect", "benchmark", "distill", "train_teacher", "build_emovoxceleb",
+                "build_emovoxceleb_beam", "diagnose_transfer", "make_synthetic"]
+
+
+@pytest.mark.parametrize("name", ENTRY_POINTS)
+def test_help_explains_the_entry_point(name, capsys):
+    module = importlib.import_module(f"kerasemo.experiments.{name}")
     with pytest.raises(SystemExit) as info:
         module.main(["--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
     assert "usage: python -m kerasemo.experiments." in text and len(text) > 400
+
+
+def test_building_the_parser_loads_no_tensorflow():
+    """`build_emovoxceleb --help` answers at once: TensorFlow loads only once the work starts."""
+    code = ("import sys; from kerasemo.experiments import build_emovoxceleb, build_emovoxceleb_beam; "
+            "build_emovoxceleb.build_parser(); build_emovoxceleb_beam.build_parser(); "
+            "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.stdout.strip() == "[]", completed.stderr[-2000:]
 
 
 @pytest.mark.slow

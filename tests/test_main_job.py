@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kerasemo.emotions import CLASSES
-from kerasemo.experiments import main_job
+from kerasemo import demo
 
 
 def _corpus(tmp_path):
@@ -39,7 +39,7 @@ def test_recovery_compares_student_and_teacher_on_the_same_tracks(tmp_path):
     student = np.zeros((5, 8))
     student[:, CLASSES.index("neutral")] = 1.0  # a student that always says neutral
     np.savez(tmp_path / "logits.npz", track_id=ids, teacher=teacher, student=student)
-    result = main_job.ground_truth_recovery(corpus, tmp_path / "logits.npz")
+    result = demo.ground_truth_recovery(corpus, tmp_path / "logits.npz")
     assert result["tracks"] == 4  # the track without ground truth is left out
     assert result["teacher"]["accuracy"] == 1.0 and result["teacher"]["mean_auc"] == 1.0
     assert result["student"]["accuracy"] == 0.5 and result["majority_accuracy"] == 0.5
@@ -66,10 +66,9 @@ def test_main_job_runs_every_stage_on_the_tiny_corpus(tmp_path):
         corpus=tmp_path / "corpus",
         work=tmp_path / "work",
         shards=tmp_path / "shards",
-        overrides=overrides,
         corpus_preset="tiny",
     )
-    table = main_job.run(experiment, **kwargs)
+    table = demo.run_demo(experiment, **kwargs)
     for needle in ("PrivateTest accuracy", "mean ROC AUC, unheard", "probe rml", "probe cremad", "ground truth"):
         assert needle in table
     work = tmp_path / "work"
@@ -80,7 +79,7 @@ def test_main_job_runs_every_stage_on_the_tiny_corpus(tmp_path):
     assert (work / "distill" / "student.keras").exists()
     assert (work / "probe" / "rml" / "confusion.png").exists()
     stamp = (work / "distill" / "student.keras").stat().st_mtime
-    main_job.run(experiment, **kwargs)  # every stage's output exists: nothing is retrained
+    demo.run_demo(experiment, **kwargs)  # every stage's output exists: nothing is retrained
     assert (work / "distill" / "student.keras").stat().st_mtime == stamp
 
     # The diagnosis runs on the main job's corpus and shards: oracle and one setting.
@@ -97,3 +96,24 @@ def test_main_job_runs_every_stage_on_the_tiny_corpus(tmp_path):
     json.loads((tmp_path / "diagnosis" / "diagnosis.json").read_text(), parse_constant=_reject_constant)
     assert (tmp_path / "diagnosis" / "learning_curves.png").stat().st_size > 1000
     assert "Oracle ceiling" in (tmp_path / "diagnosis" / "diagnosis.md").read_text()
+
+
+def test_build_stage_explains_what_it_needs(tmp_path):
+    from kerasemo.config import load_config
+    from kerasemo.data.build_stage import build_from_config
+
+    experiment = load_config("demo")
+    with pytest.raises(ValueError, match="exactly one of teacher .* and logits"):
+        build_from_config(experiment, tmp_path, tmp_path / "out", layout="voxceleb1")
+    with pytest.raises(ValueError, match="layout must be one of"):
+        build_from_config(experiment, tmp_path, tmp_path / "out", layout="vox", teacher="t.keras")
+    with pytest.raises(FileNotFoundError, match="root .* does not exist"):
+        build_from_config(experiment, tmp_path / "none", tmp_path / "out", layout="voxceleb1", teacher="t.keras")
+
+
+def test_main_job_probes_the_configured_protocol_first():
+    from kerasemo.config import apply_overrides, load_config
+
+    assert demo.probe_protocols(load_config("demo")) == ("random10", "speaker")
+    speaker = apply_overrides(load_config("demo"), ["evaluation.probe_protocol=speaker"])
+    assert demo.probe_protocols(speaker) == ("speaker", "random10")

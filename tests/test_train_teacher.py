@@ -18,6 +18,7 @@ from kerasemo.evaluation.classification import (
     plot_confusion_matrix,
 )
 from kerasemo.experiments import train_teacher
+from kerasemo.training import attach_weight_decay, learning_rate_schedule
 from face_fixtures import TINY_TEACHER, pattern_faces
 
 TINY = TINY_TEACHER
@@ -71,11 +72,11 @@ def test_confusion_png_side_by_side(tmp_path):
 
 
 def test_learning_rate_schedule():
-    paper = train_teacher.learning_rate_schedule((1e-2, 1e-3, 1e-4), 60)
+    paper = learning_rate_schedule((1e-2, 1e-3, 1e-4), 60)
     assert [paper(e) for e in (0, 59, 60, 119, 120, 179, 500)] == [
         1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4
     ]
-    quick = train_teacher.learning_rate_schedule((1e-2, 1e-3, 1e-4), 60, total_epochs=6)
+    quick = learning_rate_schedule((1e-2, 1e-3, 1e-4), 60, total_epochs=6)
     assert [quick(e) for e in range(6)] == [1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4]
 
 
@@ -83,7 +84,7 @@ def test_weight_decay_is_l2_with_half_the_coefficient():
     from kerasemo.models.teacher import SEResNetTeacher
 
     teacher = SEResNetTeacher(input_size=32, blocks_per_stage=(1, 1, 1, 1), base_width=8)
-    count = train_teacher.attach_weight_decay(teacher, 5e-4)
+    count = attach_weight_decay(teacher, 5e-4)
     kernels = [
         layer.kernel
         for layer in teacher.layers

@@ -42,11 +42,12 @@ PROBE_SETS = ("rml", "cremad")
 
 
 def _train_with_curve(experiment, shards, out_dir, validation, probe_sets, every, truth, verbose):
-    from kerasemo.experiments.distill import run_distillation
+    from kerasemo.training import distill
 
     curve = transfer.GroundTruthCurve(validation, truth, probe_sets, every=every)
     started = time.perf_counter()
-    result = run_distillation(experiment, shards, out_dir, verbose=verbose, extra_callbacks=[curve])
+    # force: every call trains (and scores) its student from scratch.
+    result = distill(experiment, shards, out_dir, verbose=verbose, extra_callbacks=[curve], force=True)
     return {
         "points": curve.points,
         "final": curve.points[-1] if curve.points else None,

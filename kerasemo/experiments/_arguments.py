@@ -1,9 +1,86 @@
-"""Argument types shared by the entry points' parsers (argparse ``type=`` callables)."""
+"""What every entry point does before its work: parse, set up logging, load the configuration,
+and turn the library's errors into one-line messages (argparse ``type=`` callables too).
+
+Example:
+
+>>> import argparse
+>>> from kerasemo import config as config_lib
+>>> parser = argparse.ArgumentParser()
+>>> config_lib.add_config_arguments(parser, default="demo")
+>>> args, experiment = start(parser, ["--set", "distill.epochs=2"])
+>>> experiment.distill.epochs
+2
+>>> with one_line_errors():
+...     raise FileNotFoundError("shards/ holds no train shards")
+Traceback (most recent call last):
+...
+SystemExit: error: shards/ holds no train shards
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
+import os
+
+from kerasemo import config as config_lib
+
+ERRORS = (FileNotFoundError, ValueError)
+"""What the library raises for bad input: shown as ``error: <message>``, without a traceback."""
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None, *, known: bool = False, level=logging.INFO):
+    """Parses `argv` and sets up logging (messages only) at `level`.
+
+    Args:
+        parser: the entry point's parser.
+        argv: the arguments (None: ``sys.argv[1:]``).
+        known: return ``(args, unknown arguments)`` (`argparse.ArgumentParser.parse_known_args`).
+        level: the logging level.
+    """
+    parsed = parser.parse_known_args(argv) if known else parser.parse_args(argv)
+    logging.basicConfig(level=level, format="%(message)s")
+    return parsed
+
+
+def load_experiment(
+    args: argparse.Namespace, extra_overrides=(), *, source: str | os.PathLike | None = None
+) -> config_lib.ExperimentConfig:
+    """The configuration of ``--config`` (or `source`) with ``--set`` and `extra_overrides`.
+
+    Raises:
+        SystemExit: ``error: <what is wrong>`` for an unknown preset, a missing file, or a bad
+            key or value.
+    """
+    try:
+        experiment = config_lib.load_config(args.config if source is None else source)
+        return config_lib.apply_overrides(experiment, list(args.overrides) + list(extra_overrides))
+    except (config_lib.ConfigError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def start(parser: argparse.ArgumentParser, argv: list[str] | None, *, extra_overrides=None):
+    """`parse` then `load_experiment`: ``(args, experiment)``.
+
+    Args:
+        parser: a parser with `kerasemo.config.add_config_arguments`.
+        argv: the arguments (None: ``sys.argv[1:]``).
+        extra_overrides: optional ``args -> list of "section.key=value"`` (flags that set keys),
+            applied after ``--set``.
+    """
+    args = parse(parser, argv)
+    return args, load_experiment(args, extra_overrides(args) if extra_overrides else ())
+
+
+@contextlib.contextmanager
+def one_line_errors(*errors: type[BaseException]):
+    """Turns `ERRORS` (and `errors`) raised inside the block into ``SystemExit("error: ...")``."""
+    try:
+        yield
+    except ERRORS + errors as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 def positive_int(text: str) -> int:

@@ -29,7 +29,6 @@ config.toml, plan.json and parts/ (per-shard sidecars).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pathlib
 import sys
@@ -38,10 +37,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
-
-logger = logging.getLogger(__name__)
-
-LAYOUTS = ("voxceleb1", "voxceleb2", "frames")
+from kerasemo.data.build_stage import LAYOUTS  # noqa: E402
+from kerasemo.experiments import _arguments  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_build_arguments(parser: argparse.ArgumentParser, *, engine: str) -> None:
+def add_build_arguments(parser: argparse.ArgumentParser, *, engine: str) -> None:  # long: one declaration per flag
     """Adds the builder's arguments to `parser`.
 
     Args:
@@ -170,14 +167,6 @@ def add_build_arguments(parser: argparse.ArgumentParser, *, engine: str) -> None
     config_lib.add_config_arguments(parser, default="paper")
 
 
-def experiment_from_args(args: argparse.Namespace):
-    """The experiment configuration of ``--config``/``--set``, or exit with the error."""
-    try:
-        return config_lib.config_from_args(args)
-    except config_lib.ConfigError as err:
-        raise SystemExit(f"error: {err}") from None
-
-
 def check_build_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Exits through `parser.error` when the corpus or the labels are missing or inconsistent."""
     if args.root is None or args.layout is None:
@@ -194,7 +183,7 @@ def options_from_args(args: argparse.Namespace, **engine_options):
     """`emovoxceleb.BuildOptions` from the shared arguments plus the engine's own ones."""
     from kerasemo.data import emovoxceleb
 
-    try:
+    with _arguments.one_line_errors():
         return emovoxceleb.BuildOptions(
             audio=args.audio,
             shard_mb=args.shard_mb,
@@ -206,52 +195,19 @@ def options_from_args(args: argparse.Namespace, **engine_options):
             split_source=args.splits,
             **engine_options,
         )
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
-
-
-def file_labeller_from_args(args: argparse.Namespace):
-    """The `emovoxceleb.FileLabeller` of ``--logits``, or exit with the reading error."""
-    from kerasemo.data import emovoxceleb
-    from kerasemo.data.emovox_logits import LogitsFileError, load_emovox_logits
-
-    try:
-        return emovoxceleb.FileLabeller(
-            load_emovox_logits(args.logits), fingerprint=emovoxceleb.file_sha256(args.logits)
-        )
-    except (FileNotFoundError, LogitsFileError) as err:
-        raise SystemExit(f"error: {err}") from None
-
-
-def scan_from_args(args: argparse.Namespace, experiment):
-    """``(tracks, report)`` of ``--root``/``--layout`` (`kerasemo.data.voxceleb.scan`)."""
-    from kerasemo.data import voxceleb
-
-    return voxceleb.scan(
-        args.root,
-        args.layout,
-        frame_stride=experiment.frames.frame_stride,
-        video_fps=experiment.frames.video_fps,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    experiment = experiment_from_args(args)
+    args = _arguments.parse(parser, argv)
+    experiment = _arguments.load_experiment(args)
 
     from kerasemo.data import emovoxceleb
+    from kerasemo.data.build_stage import build_from_config
 
     if args.finalize:
-        try:
+        with _arguments.one_line_errors(emovoxceleb.IncompleteBuildError, emovoxceleb.PlanMismatchError):
             summary = emovoxceleb.finalize(args.out)
-        except (
-            FileNotFoundError,
-            emovoxceleb.IncompleteBuildError,
-            emovoxceleb.PlanMismatchError,
-        ) as err:
-            raise SystemExit(f"error: {err}") from None
         print_summary(args.out, summary)
         return 0
 
@@ -268,26 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         progress=not args.no_progress,
     )
-
-    from kerasemo.models.teacher import TeacherWeightsError
-
-    if args.logits is not None:
-        labeller = file_labeller_from_args(args)
-    else:
-        try:
-            labeller = emovoxceleb.load_teacher_labeller(
-                args.teacher, experiment, batch_size=args.batch_size
-            )
-        except (FileNotFoundError, TeacherWeightsError) as err:
-            raise SystemExit(f"error: {err}") from None
-
-    try:
-        tracks, report = scan_from_args(args, experiment)
-        result = emovoxceleb.build(
-            tracks, report, args.out, labeller=labeller, config=experiment, options=options
+    with _arguments.one_line_errors(emovoxceleb.PlanMismatchError):
+        result = build_from_config(
+            experiment, args.root, args.out, layout=args.layout, teacher=args.teacher,
+            logits=args.logits, options=options,
         )
-    except (FileNotFoundError, ValueError, emovoxceleb.PlanMismatchError) as err:
-        raise SystemExit(f"error: {err}") from None
 
     print_result(result, f"part {args.shard_index} of {args.num_shards}")
     if result.finalized:

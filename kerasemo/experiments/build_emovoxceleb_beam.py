@@ -58,7 +58,7 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kerasemo.experiments import build_emovoxceleb  # noqa: E402
+from kerasemo.experiments import _arguments, build_emovoxceleb  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -106,27 +106,24 @@ def _check_pipeline_arguments(parser: argparse.ArgumentParser, beam_args: list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    experiment = build_emovoxceleb.experiment_from_args(args)
+    args, beam_args = _arguments.parse(parser, argv, known=True)
+    experiment = _arguments.load_experiment(args)
     build_emovoxceleb.check_build_arguments(parser, args)
     options = build_emovoxceleb.options_from_args(args, progress=False)
-    try:
+    with _arguments.one_line_errors(ImportError):
         from kerasemo.data import beam_build
-    except ImportError as err:
-        raise SystemExit(f"error: {err}") from None
     _check_pipeline_arguments(parser, beam_args)
 
     from kerasemo.data import emovoxceleb
-    from kerasemo.models.teacher import TeacherWeightsError
+    from kerasemo.data.build_stage import file_labeller, scan_tracks
 
-    labeller = None
-    if args.logits is not None:
-        labeller = build_emovoxceleb.file_labeller_from_args(args)
-    elif not args.teacher.is_file():  # before the scan, which can take a while
+    # Beam's workers load the teacher themselves (once per process): only a logits file is
+    # read here; a missing teacher is reported before the scan, which can take a while.
+    if args.logits is None and not args.teacher.is_file():
         raise SystemExit(f"error: Teacher file not found: '{args.teacher}'.")
-    try:
-        tracks, report = build_emovoxceleb.scan_from_args(args, experiment)
+    with _arguments.one_line_errors(emovoxceleb.PlanMismatchError):
+        labeller = None if args.logits is None else file_labeller(args.logits)
+        tracks, report = scan_tracks(experiment, args.root, args.layout)
         result = beam_build.build(
             tracks,
             report,
@@ -137,13 +134,6 @@ def main(argv: list[str] | None = None) -> int:
             options=options,
             pipeline_options=beam_args,
         )
-    except (
-        FileNotFoundError,
-        ValueError,
-        TeacherWeightsError,
-        emovoxceleb.PlanMismatchError,
-    ) as err:
-        raise SystemExit(f"error: {err}") from None
 
     build_emovoxceleb.print_result(result, "Beam build")
     if result.finalized:

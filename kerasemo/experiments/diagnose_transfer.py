@@ -24,7 +24,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pathlib
 import sys
@@ -33,8 +32,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
-from kerasemo.experiments import main_job  # noqa: E402
-from kerasemo.experiments._arguments import positive_int  # noqa: E402
+from kerasemo import demo  # noqa: E402
+from kerasemo.experiments import _arguments  # noqa: E402
 
 DEFAULT_OUT = pathlib.Path("runs") / "diagnosis"
 PREVIOUS_RECIPE = (
@@ -64,10 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--corpus", type=pathlib.Path, default=main_job.DEFAULT_CORPUS,
-                        help=f"synthetic corpus (default: {main_job.DEFAULT_CORPUS})")
-    parser.add_argument("--shards", type=pathlib.Path, default=main_job.DEFAULT_SHARDS,
-                        help=f"its distillation shards (default: {main_job.DEFAULT_SHARDS})")
+    parser.add_argument("--corpus", type=pathlib.Path, default=demo.DEFAULT_CORPUS,
+                        help=f"synthetic corpus (default: {demo.DEFAULT_CORPUS})")
+    parser.add_argument("--shards", type=pathlib.Path, default=demo.DEFAULT_SHARDS,
+                        help=f"its distillation shards (default: {demo.DEFAULT_SHARDS})")
     parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
                         help=f"output folder (default: {DEFAULT_OUT})")
     parser.add_argument(
@@ -76,19 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: demo= and previous=" + ",".join(PREVIOUS_RECIPE) + ")",
     )
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle student")
-    parser.add_argument("--every", type=positive_int, default=2,
+    parser.add_argument("--every", type=_arguments.positive_int, default=2,
                         help="score the students every N epochs (default: 2)")
     config_lib.add_config_arguments(parser, default="demo")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        experiment = config_lib.config_from_args(args)
-    except config_lib.ConfigError as err:
-        raise SystemExit(f"error: {err}") from None
+    args, experiment = _arguments.start(build_parser(), argv)
     for folder, what in ((args.corpus / "ground_truth", "corpus"), (args.shards, "shards")):
         if not folder.exists():
             raise SystemExit(
@@ -98,13 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     variants = dict(args.variant) if args.variant else {"demo": [], "previous": list(PREVIOUS_RECIPE)}
     from kerasemo.evaluation.diagnosis import diagnose_transfer
 
-    try:
+    with _arguments.one_line_errors():  # a ConfigError (a ValueError) for a bad --variant
         diagnose_transfer(
             experiment, args.corpus, args.shards, args.out, variants=variants,
             oracle=not args.no_oracle, every=args.every,
         )
-    except (config_lib.ConfigError, FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
     print((args.out / "diagnosis.md").read_text())
     print(f"learning curves: {args.out / 'learning_curves.png'}")
     return 0

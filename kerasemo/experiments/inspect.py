@@ -25,6 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo.experiments import _arguments  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +97,7 @@ def _plot_spectrogram(spectrogram, path: pathlib.Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        experiment = config_lib.config_from_args(args)
-    except config_lib.ConfigError as err:
-        raise SystemExit(f"error: {err}") from None
+    args, experiment = _arguments.start(build_parser(), argv)
 
     import keras
     import numpy as np
@@ -122,10 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         waveform = speech_like_signal(6.0, seed=experiment.seed)
     else:
         source = str(args.audio)
-        try:
+        with _arguments.one_line_errors(AudioDecodeError):
             waveform = load_audio(args.audio, experiment.frontend.sample_rate)
-        except (FileNotFoundError, AudioDecodeError) as err:
-            raise SystemExit(f"error: {err}") from None
     seconds = len(waveform) / experiment.frontend.sample_rate
     print(f"audio: {source}: {len(waveform)} samples, {seconds:.2f} s at 16 kHz")
 

@@ -23,6 +23,7 @@ import logging
 import sys
 
 from kerasemo.data.synthetic import PRESETS, CorpusExistsError, generate_corpus
+from kerasemo.experiments import _arguments
 
 DEFAULT_OUT = "data/synthetic"
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         raise SystemExit(f"error: --workers must be >= 1; received {args.workers}.")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    try:
+    with _arguments.one_line_errors(CorpusExistsError):
         summary = generate_corpus(
             args.out,
             preset=args.preset,
@@ -75,8 +76,6 @@ def main(argv: list[str] | None = None) -> int:
             contact_sheet=not args.no_contact_sheet,
             workers=args.workers,
         )
-    except CorpusExistsError as err:
-        raise SystemExit(f"error: {err}") from None
     counts = summary.counts
     if summary.skipped:
         print(f"{summary.root}: synthetic corpus (preset {summary.preset_name}, seed {summary.seed}) already complete; skipping.")
