@@ -342,7 +342,7 @@ def test_export_cli_rejects_a_model_that_is_not_a_student(tmp_path):
     with pytest.raises(SystemExit, match="not a VGGMStudent"):
         export_cli.main(["--student", str(tmp_path / "other.keras"), "--out", str(tmp_path / "o")])
     (tmp_path / "junk.keras").write_text("not a zip")
-    with pytest.raises(SystemExit, match="Could not load"):
+    with pytest.raises(SystemExit, match="not a .keras archive: it is not a zip file"):
         export_cli.main(["--student", str(tmp_path / "junk.keras"), "--out", str(tmp_path / "o")])
 
 

@@ -38,9 +38,8 @@ def load_student(path: str | os.PathLike) -> Any:
 
     >>> student = load_student("runs/distill/student.keras")  # doctest: +SKIP
     """
-    import keras
-
     from kerasemo.models import VGGMStudent
+    from kerasemo.models.loading import ModelFileError, load_keras_model
 
     path = pathlib.Path(path)
     if not path.is_file():
@@ -55,15 +54,9 @@ def load_student(path: str | os.PathLike) -> Any:
             "(student.keras)."
         )
     try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as err:  # Keras raises many types for a bad archive
-        raise ExportError(f"Could not load '{path}' as a Keras model: {err}") from err
-    if not isinstance(model, VGGMStudent):
-        raise ExportError(
-            f"'{path}' holds a {type(model).__name__}, not a VGGMStudent; export takes the "
-            "student saved by the distill stage (student.keras)."
-        )
-    return model
+        return load_keras_model(path, expected=VGGMStudent, what="student")
+    except ModelFileError as err:
+        raise ExportError(f"{err} Export takes the student the distill stage saves (student.keras).") from None
 
 
 @contextlib.contextmanager

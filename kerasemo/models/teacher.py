@@ -584,7 +584,9 @@ def load_teacher(path, config, *, allow_new_head=False, num_classes=8, dtype=Non
         )
     name = path.name.lower()
     if name.endswith(".keras"):
-        model = keras.saving.load_model(path, compile=False)
+        from kerasemo.models.loading import load_keras_model
+
+        model = load_keras_model(path, what="teacher")
         width = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
         if width != num_classes:
             raise TeacherWeightsError(

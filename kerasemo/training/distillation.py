@@ -197,6 +197,18 @@ def _finished_run(experiment, out_dir: pathlib.Path, force: bool) -> DistillResu
     )
 
 
+def _verify(data_dir: pathlib.Path) -> None:
+    """Every shard whole before any epoch: a bad one is one line naming it (`verify_shards`)."""
+    from kerasemo.data.shard_integrity import verify_shards
+
+    clock = time.time()
+    counts = verify_shards(data_dir)
+    logger.info(
+        "verified %d shard files (%d tracks) in %.2f s", len(counts), sum(counts.values()),
+        time.time() - clock,
+    )
+
+
 def _training_data(experiment, data_dir: pathlib.Path, strategy):
     """The distributed training and validation datasets and the steps per epoch.
 
@@ -383,6 +395,8 @@ def distill(
 
     Raises:
         FileNotFoundError: when a split has no shards.
+        ShardIntegrityError: (a ValueError) before any epoch, when a shard is corrupt,
+            truncated, changed or missing; the message names it and how to rebuild it.
         RunConfigMismatchError: (a ValueError) when `out` holds a run of other settings; the
             message names each differing setting with both values.
         ValueError: when there are fewer training tracks than one batch, or the batch or the
@@ -413,6 +427,7 @@ def distill(
         enable_determinism(experiment.seed)
     else:
         keras.utils.set_random_seed(experiment.seed)
+    _verify(data_dir)
     train, val, num_train, steps_per_epoch = _training_data(experiment, data_dir, strategy)
     distiller, precision = _compiled_distiller(experiment, steps_per_epoch, strategy)
     callbacks, best = _callbacks(out_dir, role.is_chief, extra_callbacks)

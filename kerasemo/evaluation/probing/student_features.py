@@ -35,32 +35,21 @@ def load_model(model):
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if it is not a ``.keras`` file.
+        ModelFileError: (a ValueError) if it is not a whole ``.keras`` archive kerasemo can
+            load (`kerasemo.models.loading`).
 
     Example:
 
     >>> load_model("student.h5")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: Model file 'student.h5' does not exist.
+    FileNotFoundError: No model file at 'student.h5'.
     """
     if not isinstance(model, (str, os.PathLike)):
         return model
-    path = pathlib.Path(model)
-    if not path.is_file():
-        raise FileNotFoundError(f"Model file {str(path)!r} does not exist.")
-    if path.suffix != ".keras":
-        raise ValueError(
-            f"Expected a .keras model file; received {str(path)!r}. Save models with "
-            "model.save('name.keras')."
-        )
-    import keras
+    from kerasemo.models.loading import load_keras_model
 
-    import kerasemo.models  # noqa: F401  (registers the student)
-    import kerasemo.models.probe  # noqa: F401
-    import kerasemo.models.teacher  # noqa: F401
-
-    return keras.saving.load_model(path, compile=False)
+    return load_keras_model(model)
 
 
 def student_input_spec(student) -> dict:
