@@ -70,13 +70,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-
-STRATEGY_HELP = (
-    "tf.distribute strategy: default (one device), mirrored (all GPUs of this machine), "
-    "multi_worker (several machines, each run with its own TF_CONFIG). The batch size is the "
-    "global batch across all replicas; only the chief writes outputs."
-)
+from kerasemo.strategies import STRATEGIES, STRATEGY_HELP, add_strategy_argument  # noqa: F401
 
 
 class StrategyError(ValueError):
@@ -578,8 +572,3 @@ def run_loopback_workers(
         for process in processes:
             process.kill()
     return [(process.returncode, output) for process, output in zip(processes, outputs)]
-
-
-def add_strategy_argument(parser) -> None:
-    """Adds ``--strategy`` (choices `STRATEGIES`, default ``default``) to an argparse parser."""
-    parser.add_argument("--strategy", choices=STRATEGIES, default="default", help=STRATEGY_HELP)

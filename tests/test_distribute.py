@@ -22,6 +22,7 @@ import tensorflow as tf
 from kerasemo import distribute
 from kerasemo.config import apply_overrides, load_config
 from kerasemo.data import pipeline
+from kerasemo import training
 from kerasemo.experiments import distill
 from kerasemo.data.ferplus import write_ferplus
 from kerasemo.models import predict_batch
@@ -141,7 +142,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import keras
     from kerasemo import distribute
     from kerasemo.config import apply_overrides, load_config
-    from kerasemo.experiments import distill
+    from kerasemo import training
     from kerasemo.models import Distiller
 
     two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -169,7 +170,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     gap = max(float(np.abs(np.subtract(a, b)).max()) for a, b in zip(single, double))
 
     experiment = apply_overrides(load_config("demo"), json.loads(sys.argv[3]))
-    result = distill.run_distillation(experiment, sys.argv[1], sys.argv[2], verbose=0, strategy=two)
+    result = training.distill(experiment, sys.argv[1], sys.argv[2], verbose=0, strategy=two)
     print("RESULT " + json.dumps({"gap": gap, "replicas": two.num_replicas_in_sync,
                                   "epochs": result.epochs_run, "auc": result.auc}))
     """
@@ -292,7 +293,7 @@ def test_workers_that_restore_different_epochs_stop_with_advice(shards, tmp_path
     # Worker 0's folder holds a backup after epoch 1; worker 1's folder (not shared) holds none.
     experiment = apply_overrides(load_config("demo"), TINY + ["distill.epochs=2"])
     with pytest.raises(KeyboardInterrupt):
-        distill.run_distillation(experiment, shards, tmp_path / "worker0", verbose=0,
+        training.distill(experiment, shards, tmp_path / "worker0", verbose=0,
                                  extra_callbacks=[_CrashAfterFirstEpoch()])
     settings = [arg for override in TINY + ["distill.epochs=2"] for arg in ("--set", override)]
     results = distribute.run_loopback_workers(

@@ -42,11 +42,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
-from kerasemo import demo, distribute  # noqa: E402
+from kerasemo import demo  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
-# The library stage under its former names here (the benchmarks import them from this module).
-from kerasemo.training import build_distiller  # noqa: E402, F401
-from kerasemo.training import distill as run_distillation  # noqa: E402
+from kerasemo.strategies import add_strategy_argument  # noqa: E402
 
 DEFAULT_OUT = pathlib.Path("runs") / "distill"
 
@@ -81,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train again even if --out holds a finished run (or a run of other settings), "
         "replacing it",
     )
-    distribute.add_strategy_argument(parser)
+    add_strategy_argument(parser)
     embedded = parser.add_argument_group("embedded default (no --data)")
     embedded.add_argument(
         "--corpus",
@@ -116,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
             f"error: --strategy {args.strategy} needs --data (shards built beforehand); the "
             "embedded default runs on one device."
         )
+    # TensorFlow loads only now, so --help and argument errors are instant.
+    from kerasemo.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from kerasemo import distribute
+    from kerasemo.training import distill
+
     with _arguments.one_line_errors():
         # Before anything else runs TensorFlow: a multi-worker strategy must exist first.
         strategy = distribute.make_strategy(args.strategy)
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = args.out or DEFAULT_OUT
     with _arguments.one_line_errors():
-        result = run_distillation(experiment, args.data, out, strategy=strategy, force=args.force)
+        result = distill(experiment, args.data, out, strategy=strategy, force=args.force)
     if not result.is_chief:
         print(
             f"worker finished {result.epochs_run} epochs in {result.seconds:.0f} s; final student "

@@ -38,12 +38,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
-from kerasemo import distribute  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
-# Library pieces under their former names here (the benchmarks import them from this module).
-from kerasemo.training import attach_weight_decay, learning_rate_schedule, train_teacher  # noqa: E402, F401
-from kerasemo.training.teacher import CHECKPOINT, METRICS  # noqa: E402
-from kerasemo.training.teacher_evaluation import CONFUSION_PNG  # noqa: E402
+from kerasemo.strategies import add_strategy_argument  # noqa: E402
 
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 
@@ -92,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtype policy: auto = mixed_float16 on a GPU, float32 otherwise (logits are "
         "float32 either way)",
     )
-    distribute.add_strategy_argument(parser)
+    add_strategy_argument(parser)
     parser.add_argument(
         "--jit-compile",
         choices=("auto", "true", "false"),
@@ -128,6 +124,15 @@ def _experiment(args) -> config_lib.ExperimentConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments.parse(build_parser(), argv)
+    # TensorFlow loads only now, so --help and argument errors are instant.
+    from kerasemo.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from kerasemo import distribute
+    from kerasemo.training import train_teacher
+    from kerasemo.training.teacher import CHECKPOINT, METRICS
+    from kerasemo.training.teacher_evaluation import CONFUSION_PNG
+
     with _arguments.one_line_errors():
         # First: a multi-worker strategy must exist before TensorFlow runs anything.
         strategy = distribute.make_strategy(args.strategy)
