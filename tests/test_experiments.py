@@ -1,4 +1,4 @@
-"""Entry points: `inspect`, every entry point's help, and the benchmark table writer."""
+"""Entry points: `inspect` and every entry point's help (the benchmark's: tests/test_benchmarks.py)."""
 
 import importlib
 import json
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from kerasemo.config import load_config
-from kerasemo.experiments import benchmark, inspect
+from kerasemo.experiments import inspect
 
 
 def test_inspect_on_generated_clip_writes_its_outputs(tmp_path, capsys):
@@ -45,26 +45,7 @@ def test_inspect_reports_bad_input_without_a_traceback(tmp_path):
         inspect.main(["--set", "distill.epoch=1", "--out", str(tmp_path)])
 
 
-def test_update_markdown_replaces_only_its_section(tmp_path):
-    path = tmp_path / "benchmarks.md"
-    figures = [benchmark.Figure("x", 0.5, "ratio", goal=">= 0.4", met=True)]
-    first = benchmark.render_section("a", "Section A", figures, "a machine", "cmd")
-    other = benchmark.render_section("b", "Section B", figures, "a machine", "cmd")
-    benchmark.update_markdown(path, {"a": first, "b": other})
-    figures[0].value, figures[0].met = 0.1, False
-    benchmark.update_markdown(path, {"a": benchmark.render_section("a", "Section A", figures, "m", "c")})
-    text = path.read_text()
-    assert text.count("<!-- benchmark:a -->") == 1 and text.count("<!-- benchmark:b -->") == 1
-    assert "| x | 0.1000 | ratio | >= 0.4 | **no** |" in text
-    assert "| x | 0.5000 | ratio | >= 0.4 | yes |" in text  # section b kept as it was
-
-
-def test_benchmark_rejects_unknown_sections():
-    with pytest.raises(SystemExit, match="Unknown section"):
-        benchmark.main(["--only", "nonsense", "--no-write"])
-
-
-ENTRY_POINTS = ["inspect", "benchmark", "distill", "train_teacher", "build_emovoxceleb",
+ENTRY_POINTS = ["inspect", "distill", "train_teacher", "build_emovoxceleb",
                 "build_emovoxceleb_beam", "diagnose_transfer", "make_synthetic"]
 
 
@@ -85,22 +66,3 @@ def test_building_the_parser_loads_no_tensorflow():
             "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert completed.stdout.strip() == "[]", completed.stderr[-2000:]
-
-
-@pytest.mark.slow
-def test_foundation_benchmark_runs_end_to_end(tmp_path):
-    """The benchmark entry point measures every promised figure (tiny batch, one step)."""
-    output, json_path = tmp_path / "b.md", tmp_path / "b.json"
-    argv = ["--only", "foundation", "--batch-size", "2", "--steps", "1", "--repeats", "1", "--reference-clips", "1"]
-    assert benchmark.main(argv + ["--output", str(output), "--json", str(json_path)]) == 0
-    figures = {f["name"]: f for f in json.loads(json_path.read_text())["sections"]["foundation"]}
-    for name in (
-        "conv2d throughput (machine reference)",
-        "student training throughput",
-        "achieved / machine conv throughput",
-        "waveform front-end per batch / training step",
-        "graph / NumPy reference throughput",
-        "peak memory of the training step",
-    ):
-        assert figures[name]["value"] > 0, name
-    assert "<!-- benchmark:foundation -->" in output.read_text()

@@ -1,4 +1,4 @@
-"""Benchmark of the Apache Beam build against the single-machine EmoVoxCeleb builder.
+"""Benchmark section ``beam``: the Apache Beam build against the single-machine EmoVoxCeleb builder.
 
 `measure(args)` writes the synthetic talking-face corpus (``demo`` preset by default), saves
 the demo-size teacher (the ``demo`` preset's SE-ResNet at random initialisation: the cost of
@@ -18,10 +18,12 @@ worker does); the Beam stages' busy time against its wall time; and whether the 
 wrote the same examples (the same files byte for byte when the teacher's logits do not depend
 on how crops are batched).
 
-Example:
+Example (``python -m kerasemo.benchmarks --only beam --beam-corpus tiny --no-write`` prints a
+quicker, smaller run):
 
-    python -m kerasemo.experiments.bench_beam                 # print the figures
-    python -m kerasemo.experiments.bench_beam --corpus tiny   # a quicker, smaller run
+>>> import argparse
+>>> from kerasemo.benchmarks import beam
+>>> figures = beam.measure(argparse.Namespace(beam_corpus="tiny"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -29,17 +31,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import pathlib
-import sys
 import tempfile
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from kerasemo.experiments.benchmark import Figure  # noqa: E402
+from kerasemo.benchmarks.harness import Figure
+from kerasemo.checks import check_choice
 
 logger = logging.getLogger(__name__)
+
+NAME = "beam"
+TITLE = "Apache Beam build against the single-machine builder"
+CORPUS_PRESETS = ("demo", "tiny")
+"""The synthetic corpus presets the section builds (``args.beam_corpus``; default demo)."""
 
 BEAM_DIRECT = ["--direct_num_workers", "1", "--direct_running_mode", "in_memory"]
 """The Beam pipeline options of the timed run: DirectRunner, in memory, one worker."""
@@ -79,66 +82,83 @@ def _same_examples(a: pathlib.Path, b: pathlib.Path) -> tuple[bool, bool, float]
     return files_a == files_b, same, worst
 
 
-def measure(args) -> list[Figure]:
-    """Runs the side-by-side benchmark; returns its figures (see the module docstring).
+@dataclasses.dataclass
+class _Builds:
+    """The four builds of one run and the comparison of their outputs."""
 
-    Args:
-        args: an `argparse.Namespace`; optional attribute ``beam_corpus``: the synthetic
-            corpus preset, ``"demo"`` (default) or ``"tiny"``.
+    fixed: object
+    single: object
+    serial: object
+    beam: object
+    identical_files: bool
+    same_examples: bool
+    worst_logit_difference: float
 
-    Returns:
-        The figures: tracks/s of each engine, their ratio, the Beam fixed cost, the Beam busy
-        share, and the equality of the outputs.
-    """
+
+def _run_builds(tmp: pathlib.Path, preset: str) -> _Builds:
+    """Writes the corpus and the teacher into `tmp`, then the warm-up and the timed builds."""
     from kerasemo.config import load_config
     from kerasemo.data import beam_build, emovoxceleb, voxceleb
     from kerasemo.data.synthetic import generate_corpus
     from kerasemo.models.teacher import load_teacher
 
     experiment = load_config("demo")
-    preset = getattr(args, "beam_corpus", None) or "demo"
-    figures: list[Figure] = []
+    logger.info("writing the synthetic corpus (%s preset) ...", preset)
+    root = tmp / "corpus"
+    generate_corpus(root, preset=preset, seed=0, contact_sheet=False)
+    teacher_path = tmp / "demo_teacher.keras"
+    load_teacher(None, experiment.teacher).save(teacher_path)
+    tracks, report = voxceleb.scan(root, "voxceleb1")
+    labeller = emovoxceleb.load_teacher_labeller(teacher_path, experiment, batch_size=64)
+    options = emovoxceleb.BuildOptions(progress=False, shard_mb=16)
+    # A few tracks of distinct identities (the splits need several identities).
+    firsts = {}
+    for track in tracks:
+        firsts.setdefault(track.identity, track)
+    few = list(firsts.values())[:FIXED_COST_TRACKS]
+
+    def single_machine(selected, folder, build_options):
+        return emovoxceleb.build(
+            selected, report, tmp / folder, labeller=labeller, config=experiment,
+            options=build_options,
+        )
+
+    def on_beam(selected, folder):
+        return beam_build.build(
+            selected, report, tmp / folder, config=experiment, teacher=teacher_path,
+            options=options, pipeline_options=BEAM_DIRECT,
+        )
+
+    logger.info("warm-up builds ...")
+    single_machine(few, "warmup_single", options)
+    fixed = on_beam(few, "warmup_beam")
+    logger.info("single-machine builds of %d tracks ...", len(tracks))
+    single = single_machine(tracks, "single", options)
+    serial = single_machine(tracks, "serial", dataclasses.replace(options, workers=0))
+    logger.info("Beam build (DirectRunner, in memory, 1 worker) ...")
+    beam = on_beam(tracks, "beam")
+    identical_files, same_examples, worst = _same_examples(tmp / "single", tmp / "beam")
+    return _Builds(fixed, single, serial, beam, identical_files, same_examples, worst)
+
+
+def measure(args: argparse.Namespace) -> list[Figure]:
+    """Runs the side-by-side benchmark; returns its figures (see the module docstring).
+
+    Args:
+        args: an `argparse.Namespace`; optional attribute ``beam_corpus``: the synthetic
+            corpus preset, ``"demo"`` (default) or ``"tiny"`` (`CORPUS_PRESETS`).
+
+    Returns:
+        The figures: tracks/s of each engine, their ratio, the Beam fixed cost, the Beam busy
+        share, and the equality of the outputs.
+    """
+    preset = check_choice(getattr(args, "beam_corpus", None) or "demo", "beam_corpus", CORPUS_PRESETS)
     with tempfile.TemporaryDirectory(prefix="bench_beam_") as tmp:
-        tmp = pathlib.Path(tmp)
-        logger.info("writing the synthetic corpus (%s preset) ...", preset)
-        root = tmp / "corpus"
-        generate_corpus(root, preset=preset, seed=0, contact_sheet=False)
-        teacher_path = tmp / "demo_teacher.keras"
-        load_teacher(None, experiment.teacher).save(teacher_path)
-        tracks, report = voxceleb.scan(root, "voxceleb1")
-        labeller = emovoxceleb.load_teacher_labeller(teacher_path, experiment, batch_size=64)
-        options = emovoxceleb.BuildOptions(progress=False, shard_mb=16)
-        # A few tracks of distinct identities (the splits need several identities).
-        firsts = {}
-        for track in tracks:
-            firsts.setdefault(track.identity, track)
-        few = list(firsts.values())[:FIXED_COST_TRACKS]
-
-        logger.info("warm-up builds ...")
-        emovoxceleb.build(
-            few, report, tmp / "warmup_single", labeller=labeller, config=experiment,
-            options=options,
-        )
-        fixed = beam_build.build(
-            few, report, tmp / "warmup_beam", config=experiment, teacher=teacher_path,
-            options=options, pipeline_options=BEAM_DIRECT,
-        )
-
-        logger.info("single-machine builds of %d tracks ...", len(tracks))
-        single = emovoxceleb.build(
-            tracks, report, tmp / "single", labeller=labeller, config=experiment, options=options
-        )
-        serial = emovoxceleb.build(
-            tracks, report, tmp / "serial", labeller=labeller, config=experiment,
-            options=dataclasses.replace(options, workers=0),
-        )
-        logger.info("Beam build (DirectRunner, in memory, 1 worker) ...")
-        beam = beam_build.build(
-            tracks, report, tmp / "beam", config=experiment, teacher=teacher_path,
-            options=options, pipeline_options=BEAM_DIRECT,
-        )
-        identical_files, same_examples, worst = _same_examples(tmp / "single", tmp / "beam")
-
+        builds = _run_builds(pathlib.Path(tmp), preset)
+    single, serial, beam, fixed = builds.single, builds.serial, builds.beam, builds.fixed
+    identical_files, same_examples, worst = (
+        builds.identical_files, builds.same_examples, builds.worst_logit_difference
+    )
     count = single.tracks_written + single.tracks_failed
     single_rate = count / single.wall_seconds
     serial_rate = count / serial.wall_seconds
@@ -148,7 +168,7 @@ def measure(args) -> list[Figure]:
         f"{count} tracks of the synthetic {preset} corpus, demo teacher (random init), "
         "batch 64 crops"
     )
-    figures += [
+    figures = [
         Figure(
             "single-machine build (2 decode threads + writer)",
             single_rate,
@@ -204,25 +224,3 @@ def measure(args) -> list[Figure]:
     ]
     return figures
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.bench_beam",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument(
-        "--corpus",
-        dest="beam_corpus",
-        choices=("demo", "tiny"),
-        default="demo",
-        help="synthetic corpus preset (default demo)",
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for figure in measure(args):
-        print(f"{figure.name}: {figure.value:,.4g} {figure.unit}  {figure.note}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

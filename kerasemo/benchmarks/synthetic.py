@@ -1,4 +1,4 @@
-"""Benchmark figures of the synthetic corpus generator (wired into ``kerasemo.experiments.benchmark``).
+"""Benchmark section ``synthetic``: generation time and size of the synthetic corpus.
 
 - the ``demo`` preset's generation, run as the user runs it (``python -m
   kerasemo.experiments.make_synthetic --preset demo`` in a fresh process, imports included):
@@ -10,12 +10,13 @@
 
 Example:
 
->>> from kerasemo.experiments import bench_synthetic
->>> figures = bench_synthetic.measure(None)  # doctest: +SKIP
+>>> from kerasemo.benchmarks import synthetic
+>>> figures = synthetic.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import pathlib
@@ -25,10 +26,12 @@ import sys
 import tempfile
 import time
 
-from kerasemo.experiments.benchmark import Figure
+from kerasemo.benchmarks.harness import Figure
 
 logger = logging.getLogger(__name__)
 
+NAME = "synthetic"
+TITLE = "Synthetic corpus generation"
 DEMO_GOAL_SECONDS = 60.0
 
 
@@ -55,7 +58,7 @@ def _voice_speed(seconds: float = 60.0) -> float:
     return produced / (time.process_time() - start)
 
 
-def measure(args) -> list:
+def measure(args: argparse.Namespace | None) -> list[Figure]:
     """Generates the demo (fresh process) and tiny (in process) corpora; returns the figures.
 
     Args:
@@ -63,7 +66,7 @@ def measure(args) -> list:
             interface).
 
     Returns:
-        A list of `kerasemo.experiments.benchmark.Figure`.
+        A list of `Figure`.
     """
     from kerasemo.data.synthetic import generate_corpus
 
@@ -95,7 +98,8 @@ def measure(args) -> list:
                    note=f"{counts['face_crops']} face crops (every 6th frame at 25 fps)"),
             Figure("synthetic demo corpus: FERPlus rows", counts["faces"], "images",
                    note=str(counts["faces_by_usage"])),
-            Figure("synthetic demo corpus: acted clips", counts["rml_clips"] + counts["cremad_clips"], "clips",
+            Figure("synthetic demo corpus: acted clips", counts["rml_clips"] + counts["cremad_clips"],
+                   "clips",
                    note=f"{counts['rml_clips']} RML-like + {counts['cremad_clips']} CREMA-D-like, "
                    f"{counts['acted_audio_seconds'] / 60:.1f} min"),
             Figure("synthetic demo corpus: size on disk", counts["bytes"] / 1e6, "MB"),

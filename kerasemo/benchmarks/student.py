@@ -2,40 +2,69 @@
 
 Measured side by side in one process:
 
-- the distillation step (`kerasemo.experiments.distill.build_distiller`, batch 32, 4 s crops
-  of stored 257-bin spectrograms) of the demo student with the previous recipe (VGGVox input:
-  linear magnitudes mirrored to 512 bins) and with the demo preset as it is (257 bins, log
-  magnitudes), and their throughput ratio;
+- the distillation step (`kerasemo.training.build_distiller`, batch 32, 4 s crops of stored
+  257-bin spectrograms) of the demo student with the previous recipe (`PREVIOUS_DEMO_RECIPE`:
+  VGGVox input, linear magnitudes mirrored to 512 bins) and with the demo preset as it is (257
+  bins, log magnitudes), and their throughput ratio;
 - the paper-size student's step against the machine's conv reference (shared with the
   ``foundation`` section);
 - a per-layer forward profile of both demo students (each layer timed alone on the previous
   layer's output, batch 32), where the first block's full-resolution maps dominate.
+
+Example:
+
+>>> from kerasemo.benchmarks import student
+>>> figures = student.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 
 from kerasemo import config as config_lib
-from kerasemo.experiments.benchmark import (
+from kerasemo.benchmarks.harness import (
     Figure,
-    _student_step,
-    _time_call,
     machine_conv_throughput,
+    student_training_step,
+    time_call,
 )
 
 logger = logging.getLogger(__name__)
 
-from kerasemo.experiments.diagnose_transfer import PREVIOUS_RECIPE as PREVIOUS_DEMO  # noqa: E402
+NAME = "student"
+TITLE = "Demo student: training step before and after, paper-size step, per-layer profile"
+
+PREVIOUS_DEMO_RECIPE = (
+    "student.log_magnitude=false",
+    "frontend.mirror=true",
+    "distill.learning_rate_start=1e-3",
+    "distill.learning_rate_end=1e-4",
+)
+"""The demo recipe before log magnitudes, 257 bins and the higher learning rate, as overrides of
+the ``demo`` preset: the VGGVox input (linear magnitudes, 512 mirrored bins) with the old rates."""
 
 
 def distill_step_seconds(experiment, batch_size: int, steps: int) -> float:
-    """Seconds per `Distiller` training step of `experiment`'s student on random stored crops."""
+    """Seconds per `Distiller` training step of `experiment`'s student on random stored crops.
+
+    Args:
+        experiment: the configuration (student, front-end crop, distillation settings).
+        batch_size: crops per step.
+        steps: timed steps (after a 2-step warm-up fit that traces the step).
+
+    Returns:
+        The mean seconds per step.
+
+    Example:
+
+    >>> distill_step_seconds(load_config("demo"), batch_size=32, steps=3)  # doctest: +SKIP
+    """
     import numpy as np
     import tensorflow as tf
 
-    from kerasemo.experiments.distill import build_distiller
+    from kerasemo.training import build_distiller
 
     frames = experiment.frontend.crop_frames
     rng = np.random.default_rng(0)
@@ -52,8 +81,17 @@ def distill_step_seconds(experiment, batch_size: int, steps: int) -> float:
 def layer_profile(student, inputs, repeats: int) -> list[tuple[str, tuple, float]]:
     """Forward time of each layer of a chain-shaped functional model, alone on its real input.
 
+    Args:
+        student: a functional model whose layers form a chain (the `VGGMStudent`).
+        inputs: a batch of its input.
+        repeats: timed calls per layer (after one warm-up call).
+
     Returns:
         ``(layer name, output shape, median seconds)`` per layer, in order.
+
+    Example:
+
+    >>> rows = layer_profile(student, spectrograms, repeats=3)  # doctest: +SKIP
     """
     import tensorflow as tf
 
@@ -61,20 +99,30 @@ def layer_profile(student, inputs, repeats: int) -> list[tuple[str, tuple, float
     x = tf.constant(inputs)
     for layer in student.layers[1:]:  # [0] is the InputLayer
         call = tf.function(lambda t, layer=layer: layer(t, training=False))
-        seconds = _time_call(lambda: call(x).numpy(), repeats, warmup=1)
+        seconds = time_call(lambda: call(x).numpy(), repeats, warmup=1)
         x = call(x)
         rows.append((layer.name, tuple(x.shape[1:]), seconds))
     return rows
 
 
-def measure(args) -> list[Figure]:
+def measure(args: argparse.Namespace) -> list[Figure]:
+    """Measures the demo student figures (see the module docstring).
+
+    Args:
+        args: the benchmark namespace: ``batch_size``, ``steps`` (at least 3 are timed),
+            ``repeats`` (per-layer timings), and what
+            `kerasemo.benchmarks.harness.student_training_step` reads.
+
+    Returns:
+        A list of `Figure`, in table order.
+    """
     import numpy as np
 
     from kerasemo.models import student_from_config
 
     batch, steps = args.batch_size, max(args.steps, 3)
     current = config_lib.load_config("demo")
-    previous = config_lib.apply_overrides(current, list(PREVIOUS_DEMO))
+    previous = config_lib.apply_overrides(current, list(PREVIOUS_DEMO_RECIPE))
     figures: list[Figure] = []
     timings = {}
     for name, experiment in (("previous", previous), ("demo", current)):
@@ -91,10 +139,10 @@ def measure(args) -> list[Figure]:
                           goal=">= 3", met=speedup >= 3))
 
     conv_gflops, _ = machine_conv_throughput(args)
-    paper_seconds, paper_rate, paper_flops, _, _ = _student_step(args)
-    fraction = paper_flops * paper_rate / 1e9 / conv_gflops
+    paper = student_training_step(args)
+    fraction = paper.train_flops * paper.samples_per_second / 1e9 / conv_gflops
     figures += [
-        Figure("paper-size student training step", paper_seconds, "s/step", note=f"batch {batch}, 512 x 400"),
+        Figure("paper-size student training step", paper.seconds, "s/step", note=f"batch {batch}, 512 x 400"),
         Figure("paper-size student achieved / machine conv throughput", fraction, "ratio",
                goal=">= 0.6", met=fraction >= 0.6, note=f"conv reference {conv_gflops:.0f} GFLOP/s"),
     ]

@@ -17,10 +17,12 @@ hours): compute minutes of labelling and of distillation on 1, 8 and 64 GPUs at 
 H100's dense bf16 peak, the CPU cores needed to feed them, and hours on this CPU at the
 throughput just measured. These are estimates from FLOPs, not measurements on GPUs.
 
+The two training set-ups run in fresh processes (`kerasemo.benchmarks.scale_worker`).
+
 Example:
 
-    python -m kerasemo.experiments.benchmark --only scale
-    python -m kerasemo.experiments.bench_scale            # print the figures only
+>>> from kerasemo.benchmarks import scale
+>>> figures = scale.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -34,22 +36,29 @@ import subprocess
 import sys
 import tempfile
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from kerasemo.benchmarks.harness import H100_BF16_DENSE_FLOPS, H100_UTILISATION, Figure
+from kerasemo.benchmarks.random_shards import pipeline_crops_per_second, write_random_shards
 
-from kerasemo.experiments.bench_distill import (  # noqa: E402
-    H100_BF16_DENSE_TFLOPS,
-    H100_UTILISATION,
-    _pipeline_crops_per_second,
-    write_random_shards,
-)
-from kerasemo.experiments.benchmark import Figure  # noqa: E402
-
+NAME = "scale"
+TITLE = "Scaling out: two workers on loopback, VoxCeleb sizing estimates"
 
 
 @dataclasses.dataclass(frozen=True)
 class Corpus:
-    """The size of a talking-face corpus to label and distil on."""
+    """The size of a talking-face corpus to label and distil on.
+
+    Args:
+        name: the corpus's name in the table.
+        tracks: face tracks (utterances) to label.
+        train_tracks: tracks in the training split (one 4 s crop each per epoch).
+        frames: labelled frames (one every 0.24 s of the tracks).
+        source: where the sizes come from.
+
+    Example:
+
+    >>> CORPORA[0].frames
+    5000000
+    """
 
     name: str
     tracks: int
@@ -67,15 +76,14 @@ CORPORA = (
 )
 PAPER_EPOCHS = 50
 GPU_COUNTS = (1, 8, 64)
-
 GLOBAL_BATCH = 8
-WARMUP_STEPS = 2
-TIMED_STEPS = 6
+"""The global batch of both training set-ups (split over the workers of the cluster)."""
+
 WORKER_TIMEOUT_S = 900
 
 
 def _worker_command(data: pathlib.Path, threads: int) -> list[str]:
-    return [sys.executable, "-m", "kerasemo.experiments.bench_scale", "--worker", str(data), "--threads", str(threads)]
+    return [sys.executable, "-m", "kerasemo.benchmarks.scale_worker", str(data), "--threads", str(threads)]
 
 
 def _run_workers(data: pathlib.Path, workers: int, threads: int) -> dict:
@@ -98,51 +106,6 @@ def _run_workers(data: pathlib.Path, workers: int, threads: int) -> dict:
         if returncode != 0 or "RESULT " not in output:
             raise RuntimeError(f"a benchmark worker failed:\n{output[-3000:]}")
     return json.loads(results[0][1].split("RESULT ", 1)[1].splitlines()[0])
-
-
-def _worker(data: pathlib.Path, threads: int) -> None:
-    """One training process: times `TIMED_STEPS` steps of the paper-size student."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from kerasemo import distribute
-
-    strategy = distribute.make_strategy("multi_worker" if os.environ.get("TF_CONFIG") else "default")
-    import time
-
-    import keras
-
-    from kerasemo.config import apply_overrides, load_config
-    from kerasemo.data import pipeline
-    from kerasemo.experiments.distill import build_distiller
-
-    experiment = apply_overrides(load_config("paper"), [f"distill.batch_size={GLOBAL_BATCH}"])
-    keras.utils.set_random_seed(0)
-    steps = WARMUP_STEPS + TIMED_STEPS
-    with strategy.scope():
-        distiller = distribute.prepare_for_fit(build_distiller(experiment, steps), strategy)
-    files = pipeline.shard_files(data, "train")
-    train = distribute.distribute_training_dataset(
-        strategy,
-        files,
-        lambda own, batch, index: pipeline.training_dataset(own, batch_size=batch, seed=index, repeat=True),
-        global_batch_size=GLOBAL_BATCH,
-    )
-    times = []
-
-    class StepTimes(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            times.append(time.perf_counter())
-
-    distiller.fit(train, epochs=1, steps_per_epoch=steps, callbacks=[StepTimes()], verbose=0)
-    seconds = times[-1] - times[WARMUP_STEPS - 1]
-    parameters = distiller.student.count_params()
-    print("RESULT " + json.dumps({
-        "samples_per_second": TIMED_STEPS * GLOBAL_BATCH / seconds,
-        "replicas": strategy.num_replicas_in_sync,
-        "parameters": parameters,
-    }))
 
 
 def _student_and_teacher_flops() -> tuple[float, float]:
@@ -171,10 +134,10 @@ def _student_and_teacher_flops() -> tuple[float, float]:
 
 def _gpu_rate() -> float:
     """FLOP/s of one H100 at the assumed utilisation of its dense bf16 peak."""
-    return H100_BF16_DENSE_TFLOPS * 1e12 * H100_UTILISATION
+    return H100_BF16_DENSE_FLOPS * H100_UTILISATION
 
 
-def measure(args) -> list[Figure]:
+def measure(args: argparse.Namespace) -> list[Figure]:
     """Measures the multi-worker efficiency here and writes the VoxCeleb sizing estimates.
 
     Args:
@@ -190,13 +153,13 @@ def measure(args) -> list[Figure]:
         write_random_shards(data, num_tracks=64)
         single = _run_workers(data, workers=1, threads=cores)
         pair = _run_workers(data, workers=2, threads=max(1, cores // 2))
-        crops_per_core = _pipeline_crops_per_second(data, 32, batches=8) / cores
+        crops_per_core = pipeline_crops_per_second(data, 32, batches=8) / cores
     efficiency = pair["samples_per_second"] / single["samples_per_second"]
     gradient_mb = single["parameters"] * 4 / 1e6
     teacher_flops, student_flops = _student_and_teacher_flops()
     gpu_note = (
         f"estimate: H100 SXM at {H100_UTILISATION:.0%} of its dense bf16 peak "
-        f"({H100_BF16_DENSE_TFLOPS:.0f} TFLOP/s), compute only, perfect scaling"
+        f"({H100_BF16_DENSE_FLOPS / 1e12:.0f} TFLOP/s), compute only, perfect scaling"
     )
     feed = _gpu_rate() / student_flops
     figures = [
@@ -256,23 +219,3 @@ def measure(args) -> list[Figure]:
         ))
     return figures
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.bench_scale",
-        description=__doc__.split("\n\nExample:")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--worker", type=pathlib.Path, help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker is not None:
-        _worker(args.worker, args.threads)
-        return 0
-    for figure in measure(args):
-        print(f"{figure.name}: {figure.value:,.4g} {figure.unit}" + (f" ({figure.note})" if figure.note else ""))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Benchmark of the EmoVoxCeleb builder: throughput, overlap, storage cost and read speed.
+"""Benchmark section ``emovoxceleb``: the builder's throughput, overlap, storage cost, read speed.
 
 `measure(args)` builds a small talking-face corpus (the synthetic corpus's ``demo`` preset when
 `kerasemo.data.synthetic` provides ``generate_corpus``, else a built-in stand-in corpus in the
@@ -15,9 +15,11 @@ initialisation: the cost of labelling does not depend on the weights), and repor
 - reading speed of the written shards with tf.data (parallel interleave + parse), in examples/s
   and MB/s, against the raw read speed of the same files measured in the same run.
 
-Example:
+Example (``python -m kerasemo.benchmarks --only emovoxceleb --no-write`` prints the figures):
 
-    python -m kerasemo.experiments.bench_emovoxceleb            # print the figures
+>>> import argparse
+>>> from kerasemo.benchmarks import emovoxceleb
+>>> figures = emovoxceleb.measure(argparse.Namespace(repeats=20))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,16 +28,19 @@ import argparse
 import logging
 import os
 import pathlib
-import sys
 import tempfile
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from kerasemo.experiments.benchmark import Figure  # noqa: E402
+from kerasemo.benchmarks.harness import Figure
+from kerasemo.checks import check_choice
 
 logger = logging.getLogger(__name__)
+
+NAME = "emovoxceleb"
+TITLE = "EmoVoxCeleb building: tracks/s, stage shares, storage, shard reading"
+CORPUS_CHOICES = ("auto", "synthetic", "stand-in")
+"""``args.emovox_corpus``: the synthetic demo corpus if `kerasemo.data.synthetic` is installed
+(auto), either one by name."""
 
 VOXCELEB1_HOURS = 352.0
 """Audio in VoxCeleb1 (Nagrani et al., Interspeech 2017): 153,516 utterances, 352 hours."""
@@ -178,15 +183,180 @@ def _read_speeds(files: list[str], passes: int, cold: bool) -> dict[str, float]:
     }
 
 
-def measure(args) -> list[Figure]:
+def _timed_builds(tmp: pathlib.Path, experiment, tracks, report, labeller) -> tuple:
+    """A warm-up build on a few tracks, then the serial and the pipelined builds of them all.
+
+    Returns:
+        (pipelined `BuildResult`, serial `BuildResult`).
+    """
+    from kerasemo.data import emovoxceleb
+
+    # Warm-up on one track per identity (tracing of the teacher and front-end functions),
+    # then the two timed builds of the whole corpus.
+    firsts = [t for t in tracks if t.track_id in {x.track_id for x in tracks[::3]}][:24]
+    emovoxceleb.build(
+        firsts,
+        report,
+        tmp / "warmup",
+        labeller=labeller,
+        config=experiment,
+        options=emovoxceleb.BuildOptions(progress=False),
+    )
+    runs = {}
+    for name, workers in (("serial", 0), ("pipelined", 2)):
+        logger.info("%s build ...", name)
+        options = emovoxceleb.BuildOptions(workers=workers, progress=False, shard_mb=16)
+        runs[name] = emovoxceleb.build(
+            tracks, report, tmp / name, labeller=labeller, config=experiment, options=options
+        )
+    return runs["pipelined"], runs["serial"]
+
+
+def _build_figures(pipelined, serial, audio_seconds: float, frames: int, corpus_note: str) -> list[Figure]:
+    """Throughput of the pipelined build and the busy share of each stage against serial."""
+    from kerasemo.data import emovoxceleb
+
+    count = pipelined.tracks_written + pipelined.tracks_failed
+    figures = [
+        Figure(
+            "end-to-end build throughput (pipelined)",
+            count / pipelined.wall_seconds,
+            "tracks/s",
+            note=f"{count} tracks, {audio_seconds:.0f} s of audio, {frames} labelled frames; "
+            f"{corpus_note}; demo teacher (random init), batch 64, 2 decode threads + writer",
+        ),
+        Figure(
+            "labelled frames per second (pipelined)",
+            frames / pipelined.wall_seconds,
+            "frames/s",
+        ),
+    ]
+    for stage in emovoxceleb.STAGES:
+        figures.append(
+            Figure(
+                f"busy share of wall time: {stage.replace('_', ' ')}",
+                pipelined.stage_seconds[stage] / pipelined.wall_seconds,
+                "ratio",
+                note=f"pipelined: {pipelined.stage_seconds[stage]:.2f} s busy of "
+                f"{pipelined.wall_seconds:.2f} s wall; serial: "
+                f"{serial.stage_seconds[stage]:.2f} s of {serial.wall_seconds:.2f} s",
+            )
+        )
+    busy = sum(pipelined.stage_seconds.values())
+    figures += [
+        Figure(
+            "sum of stage busy time / wall time (pipelined)",
+            busy / pipelined.wall_seconds,
+            "ratio",
+            note="> 1: decoding and writing overlap with inference",
+        ),
+        Figure(
+            "serial / pipelined wall time",
+            serial.wall_seconds / pipelined.wall_seconds,
+            "ratio",
+            note=f"serial (workers=0) {serial.wall_seconds:.2f} s, sum of its stages "
+            f"{sum(serial.stage_seconds.values()):.2f} s; "
+            f"pipelined {pipelined.wall_seconds:.2f} s",
+        ),
+    ]
+    return figures
+
+
+def _storage_figures(tmp: pathlib.Path, experiment, tracks, report, audio_seconds: float) -> list[Figure]:
+    """Bytes per second of audio of both storages (the waveform build re-uses the logits)."""
+    from kerasemo.data import emovoxceleb
+    from kerasemo.data.emovox_logits import load_emovox_logits
+
+    logger.info("waveform build from the exported logits ...")
+    logits = load_emovox_logits(tmp / "pipelined" / "frame_logits.mat")
+    file_labeller = emovoxceleb.FileLabeller(logits, fingerprint="bench")
+    emovoxceleb.build(
+        tracks,
+        report,
+        tmp / "waveform",
+        labeller=file_labeller,
+        config=experiment,
+        options=emovoxceleb.BuildOptions(audio="waveform", progress=False, shard_mb=16),
+    )
+    audio_alone = {
+        "spectrogram": "100 frames/s x 257 bins x 2 B = 51,400 B/s",
+        "waveform": "16,000 x 2 B = 32,000 B/s",
+    }
+    figures = []
+    for kind, folder in (("spectrogram", "pipelined"), ("waveform", "waveform")):
+        files = sorted(str(p) for p in (tmp / folder).glob("*.tfrecord"))
+        per_second = _dir_bytes(files) / audio_seconds
+        figures += [
+            Figure(
+                f"bytes stored per second of audio: {kind}",
+                per_second,
+                "B/s",
+                note=f"whole examples (audio, logits, times, ids); audio alone: {audio_alone[kind]}",
+            ),
+            Figure(
+                f"projected VoxCeleb1 size: {kind}",
+                per_second * VOXCELEB1_HOURS * 3600 / 1e9,
+                "GB",
+                note=f"{VOXCELEB1_UTTERANCES:,} utterances, {VOXCELEB1_HOURS:.0f} h",
+            ),
+        ]
+    return figures
+
+
+def _read_figures(files: list[str], repeats: int) -> list[Figure]:
+    """Shard reading speeds from a cold and a warm page cache, against plain file reads."""
+    logger.info("read speed ...")
+    _read_speeds(files, 1, cold=False)  # warm-up: builds the tf.data functions
+    megabytes = _dir_bytes(files) / 1e6
+    figures = []
+    for label, passes, cold in (("cold cache", 1, True), ("warm cache", repeats, False)):
+        speeds = _read_speeds(files, passes, cold)
+        note = f"{len(files)} files, {megabytes:.1f} MB read {passes}x" + (
+            "; page cache emptied (posix_fadvise) before each read"
+            if cold
+            else "; from the page cache"
+        )
+        figures += [
+            Figure(
+                f"shard read, {label}: tf.data interleave + parse",
+                speeds["examples_s"],
+                "examples/s",
+                note=note,
+            ),
+            Figure(
+                f"shard read, {label}: tf.data interleave + parse",
+                speeds["parsed_mb_s"],
+                "MB/s",
+            ),
+            Figure(
+                f"shard read, {label}: tf.data records, no parse",
+                speeds["records_mb_s"],
+                "MB/s",
+            ),
+            Figure(
+                f"shard read, {label}: plain file read, same files",
+                speeds["raw_mb_s"],
+                "MB/s",
+                note="Python, 4 MiB blocks",
+            ),
+            Figure(
+                f"shard read, {label}: tf.data parse / plain read",
+                speeds["parsed_mb_s"] / speeds["raw_mb_s"],
+                "ratio",
+            ),
+        ]
+    return figures
+
+
+def measure(args: argparse.Namespace) -> list[Figure]:
     """Runs the builder benchmark; returns its figures (see the module docstring).
 
     Args:
         args: an `argparse.Namespace`; optional attributes: ``experiment`` (an
             `ExperimentConfig`; default: the ``demo`` preset), ``repeats`` (read passes,
-            default 20), ``emovox_corpus`` (``"auto"``: the synthetic demo corpus if
-            `kerasemo.data.synthetic` is installed, else the stand-in; ``"synthetic"`` or
-            ``"stand-in"``).
+            default 20), ``emovox_corpus`` (`CORPUS_CHOICES`; ``"auto"``: the synthetic demo
+            corpus if `kerasemo.data.synthetic` is installed, else the stand-in; ``"synthetic"``
+            or ``"stand-in"``).
 
     Returns:
         The figures, in the order of the module docstring.
@@ -195,194 +365,26 @@ def measure(args) -> list[Figure]:
 
     from kerasemo.config import load_config
     from kerasemo.data import emovoxceleb, voxceleb
-    from kerasemo.data.emovox_logits import load_emovox_logits
     from kerasemo.models.teacher import load_teacher
 
     experiment = getattr(args, "experiment", None) or load_config("demo")
     if experiment.name != "demo":
         experiment = load_config("demo")  # the demo teacher is the point of this benchmark
     repeats = max(1, int(getattr(args, "repeats", 20) or 20))
-    figures: list[Figure] = []
+    which = check_choice(getattr(args, "emovox_corpus", "auto") or "auto", "emovox_corpus", CORPUS_CHOICES)
     with tempfile.TemporaryDirectory(prefix="bench_emovox_") as tmp:
         tmp = pathlib.Path(tmp)
         logger.info("writing the corpus ...")
-        root, corpus_note = _corpus(tmp, getattr(args, "emovox_corpus", "auto") or "auto")
+        root, corpus_note = _corpus(tmp, which)
         teacher_path = tmp / "demo_teacher.keras"
         load_teacher(None, experiment.teacher).save(teacher_path)
         tracks, report = voxceleb.scan(root, "voxceleb1")
         labeller = emovoxceleb.load_teacher_labeller(teacher_path, experiment, batch_size=64)
-
-        # Warm-up on one track per identity (tracing of the teacher and front-end functions),
-        # then the two timed builds of the whole corpus.
-        firsts = [t for t in tracks if t.track_id in {x.track_id for x in tracks[::3]}][:24]
-        emovoxceleb.build(
-            firsts,
-            report,
-            tmp / "warmup",
-            labeller=labeller,
-            config=experiment,
-            options=emovoxceleb.BuildOptions(progress=False),
-        )
-        runs = {}
-        for name, workers in (("serial", 0), ("pipelined", 2)):
-            logger.info("%s build ...", name)
-            options = emovoxceleb.BuildOptions(workers=workers, progress=False, shard_mb=16)
-            runs[name] = emovoxceleb.build(
-                tracks, report, tmp / name, labeller=labeller, config=experiment, options=options
-            )
-        pipelined, serial = runs["pipelined"], runs["serial"]
-        count = pipelined.tracks_written + pipelined.tracks_failed
+        pipelined, serial = _timed_builds(tmp, experiment, tracks, report, labeller)
         manifest = pd.read_csv(tmp / "pipelined" / "manifest.csv")
         audio_seconds = float(manifest["duration_s"].sum())
         frames = int(manifest["num_logit_frames"].sum())
-        figures.append(
-            Figure(
-                "end-to-end build throughput (pipelined)",
-                count / pipelined.wall_seconds,
-                "tracks/s",
-                note=f"{count} tracks, {audio_seconds:.0f} s of audio, {frames} labelled frames; "
-                f"{corpus_note}; demo teacher (random init), batch 64, 2 decode threads + writer",
-            )
-        )
-        figures.append(
-            Figure(
-                "labelled frames per second (pipelined)",
-                frames / pipelined.wall_seconds,
-                "frames/s",
-            )
-        )
-        for stage in emovoxceleb.STAGES:
-            figures.append(
-                Figure(
-                    f"busy share of wall time: {stage.replace('_', ' ')}",
-                    pipelined.stage_seconds[stage] / pipelined.wall_seconds,
-                    "ratio",
-                    note=f"pipelined: {pipelined.stage_seconds[stage]:.2f} s busy of "
-                    f"{pipelined.wall_seconds:.2f} s wall; serial: "
-                    f"{serial.stage_seconds[stage]:.2f} s of {serial.wall_seconds:.2f} s",
-                )
-            )
-        busy = sum(pipelined.stage_seconds.values())
-        figures.append(
-            Figure(
-                "sum of stage busy time / wall time (pipelined)",
-                busy / pipelined.wall_seconds,
-                "ratio",
-                note="> 1: decoding and writing overlap with inference",
-            )
-        )
-        figures.append(
-            Figure(
-                "serial / pipelined wall time",
-                serial.wall_seconds / pipelined.wall_seconds,
-                "ratio",
-                note=f"serial (workers=0) {serial.wall_seconds:.2f} s, sum of its stages "
-                f"{sum(serial.stage_seconds.values()):.2f} s; "
-                f"pipelined {pipelined.wall_seconds:.2f} s",
-            )
-        )
-
-        logger.info("waveform build from the exported logits ...")
-        logits = load_emovox_logits(tmp / "pipelined" / "frame_logits.mat")
-        file_labeller = emovoxceleb.FileLabeller(logits, fingerprint="bench")
-        emovoxceleb.build(
-            tracks,
-            report,
-            tmp / "waveform",
-            labeller=file_labeller,
-            config=experiment,
-            options=emovoxceleb.BuildOptions(audio="waveform", progress=False, shard_mb=16),
-        )
-        for kind, folder in (("spectrogram", "pipelined"), ("waveform", "waveform")):
-            files = sorted(str(p) for p in (tmp / folder).glob("*.tfrecord"))
-            per_second = _dir_bytes(files) / audio_seconds
-            figures.append(
-                Figure(
-                    f"bytes stored per second of audio: {kind}",
-                    per_second,
-                    "B/s",
-                    note="whole examples (audio, logits, times, ids); audio alone: "
-                    + (
-                        "100 frames/s x 257 bins x 2 B = 51,400 B/s"
-                        if kind == "spectrogram"
-                        else "16,000 x 2 B = 32,000 B/s"
-                    ),
-                )
-            )
-            figures.append(
-                Figure(
-                    f"projected VoxCeleb1 size: {kind}",
-                    per_second * VOXCELEB1_HOURS * 3600 / 1e9,
-                    "GB",
-                    note=f"{VOXCELEB1_UTTERANCES:,} utterances, {VOXCELEB1_HOURS:.0f} h",
-                )
-            )
-
-        logger.info("read speed ...")
-        files = sorted(str(p) for p in (tmp / "pipelined").glob("*.tfrecord"))
-        _read_speeds(files, 1, cold=False)  # warm-up: builds the tf.data functions
-        megabytes = _dir_bytes(files) / 1e6
-        for label, passes, cold in (("cold cache", 1, True), ("warm cache", repeats, False)):
-            speeds = _read_speeds(files, passes, cold)
-            note = f"{len(files)} files, {megabytes:.1f} MB read {passes}x" + (
-                "; page cache emptied (posix_fadvise) before each read"
-                if cold
-                else "; from the page cache"
-            )
-            figures += [
-                Figure(
-                    f"shard read, {label}: tf.data interleave + parse",
-                    speeds["examples_s"],
-                    "examples/s",
-                    note=note,
-                ),
-                Figure(
-                    f"shard read, {label}: tf.data interleave + parse",
-                    speeds["parsed_mb_s"],
-                    "MB/s",
-                ),
-                Figure(
-                    f"shard read, {label}: tf.data records, no parse",
-                    speeds["records_mb_s"],
-                    "MB/s",
-                ),
-                Figure(
-                    f"shard read, {label}: plain file read, same files",
-                    speeds["raw_mb_s"],
-                    "MB/s",
-                    note="Python, 4 MiB blocks",
-                ),
-                Figure(
-                    f"shard read, {label}: tf.data parse / plain read",
-                    speeds["parsed_mb_s"] / speeds["raw_mb_s"],
-                    "ratio",
-                ),
-            ]
+        figures = _build_figures(pipelined, serial, audio_seconds, frames, corpus_note)
+        figures += _storage_figures(tmp, experiment, tracks, report, audio_seconds)
+        figures += _read_figures(sorted(str(p) for p in (tmp / "pipelined").glob("*.tfrecord")), repeats)
     return figures
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.bench_emovoxceleb",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=20, help="read passes over the shards (default 20)"
-    )
-    parser.add_argument(
-        "--corpus",
-        dest="emovox_corpus",
-        choices=("auto", "synthetic", "stand-in"),
-        default="auto",
-        help="synthetic demo corpus (auto: if kerasemo.data.synthetic is available) or the "
-        "built-in stand-in corpus",
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for figure in measure(args):
-        print(f"{figure.name}: {figure.value:,.4g} {figure.unit}  {figure.note}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
