@@ -3,7 +3,7 @@
 Measured side by side in one process:
 
 - the distillation step (`kerasemo.training.build_distiller`, batch 32, 4 s crops of stored
-  257-bin spectrograms) of the demo student with the previous recipe (`PREVIOUS_DEMO_RECIPE`:
+  257-bin spectrograms) of the demo student with the previous recipe (`kerasemo.evaluation.diagnosis.PREVIOUS_RECIPE`:
   VGGVox input, linear magnitudes mirrored to 512 bins) and with the demo preset as it is (257
   bins, log magnitudes), and their throughput ratio;
 - the paper-size student's step against the machine's conv reference (shared with the
@@ -24,6 +24,7 @@ import logging
 import time
 
 from kerasemo import config as config_lib
+from kerasemo.evaluation import diagnosis
 from kerasemo.benchmarks.harness import (
     Figure,
     machine_conv_throughput,
@@ -36,14 +37,6 @@ logger = logging.getLogger(__name__)
 NAME = "student"
 TITLE = "Demo student: training step before and after, paper-size step, per-layer profile"
 
-PREVIOUS_DEMO_RECIPE = (
-    "student.log_magnitude=false",
-    "frontend.mirror=true",
-    "distill.learning_rate_start=1e-3",
-    "distill.learning_rate_end=1e-4",
-)
-"""The demo recipe before log magnitudes, 257 bins and the higher learning rate, as overrides of
-the ``demo`` preset: the VGGVox input (linear magnitudes, 512 mirrored bins) with the old rates."""
 
 
 def distill_step_seconds(experiment, batch_size: int, steps: int) -> float:
@@ -122,7 +115,7 @@ def measure(args: argparse.Namespace) -> list[Figure]:
 
     batch, steps = args.batch_size, max(args.steps, 3)
     current = config_lib.load_config("demo")
-    previous = config_lib.apply_overrides(current, list(PREVIOUS_DEMO_RECIPE))
+    previous = config_lib.apply_overrides(current, list(diagnosis.PREVIOUS_RECIPE))
     figures: list[Figure] = []
     timings = {}
     for name, experiment in (("previous", previous), ("demo", current)):

@@ -38,6 +38,16 @@ from kerasemo.evaluation import transfer
 
 logger = logging.getLogger(__name__)
 
+PREVIOUS_RECIPE = (
+    "student.log_magnitude=false",
+    "frontend.mirror=true",
+    "distill.learning_rate_start=1e-3",
+    "distill.learning_rate_end=1e-4",
+)
+"""The demo recipe before log magnitudes, 257 bins and the higher learning rate, as overrides of
+the ``demo`` preset: the VGGVox input (linear magnitudes, 512 mirrored bins) with the old rates,
+on the same corpus."""
+
 PROBE_SETS = ("rml", "cremad")
 
 

@@ -36,14 +36,7 @@ from kerasemo import demo  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
 
 DEFAULT_OUT = pathlib.Path("runs") / "diagnosis"
-PREVIOUS_RECIPE = (
-    "student.log_magnitude=false",
-    "frontend.mirror=true",
-    "distill.learning_rate_start=1e-3",
-    "distill.learning_rate_end=1e-4",
-)
-"""The demo recipe before log magnitudes, 257 bins and the higher learning rate: the VGGVox
-input (linear magnitudes, 512 mirrored bins) with the old rates, on the same corpus."""
+from kerasemo.evaluation.diagnosis import PREVIOUS_RECIPE  # noqa: E402
 
 
 def _variant(text: str) -> tuple[str, list[str]]:

@@ -3,7 +3,7 @@
 Two presets ship:
 
 - ``demo``: what the embedded default of the distillation demo uses; written in about half a
-  minute on a 2-core CPU (goal: <= 60 s, measured by ``bench_synthetic``).
+  minute on a 2-core CPU (goal: <= 60 s, measured by `kerasemo.benchmarks.synthetic`).
 - ``tiny``: a few seconds; used by the tests. It also writes the optional per-track mp4 face
   videos so that path is exercised.
 
