@@ -20,6 +20,8 @@ Example:
 3
 """
 
+# Over 600 lines on purpose: the whole settings tree with its TOML and --set handling.
+
 from __future__ import annotations
 
 import argparse

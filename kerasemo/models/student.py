@@ -141,6 +141,7 @@ class VGGMStudent(keras.Model):
     ```
     """
 
+    # Long on purpose: argument checks, then the VGG-M graph layer by layer as in Table 4.
     def __init__(
         self,
         num_classes=8,

@@ -251,6 +251,7 @@ def _col(values):
     return np.asarray(values, np.float32)[:, None, None]
 
 
+# Long on purpose: it paints one face layer by layer; the layers share ~20 arrays.
 def _render_canonical(
     ids: np.ndarray, actions: np.ndarray, corner_side: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

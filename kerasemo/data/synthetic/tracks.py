@@ -119,6 +119,7 @@ def _face_batch(
     return identities, actions
 
 
+# Long on purpose: one pass per identity writes all its tracks from shared arrays.
 def generate_tracks(
     root: pathlib.Path, preset: SyntheticPreset, seed: int, *, progress: bool = False
 ) -> TrackSet:
