@@ -24,7 +24,6 @@ import logging
 import time
 
 from kerasemo import config as config_lib
-from kerasemo.evaluation import diagnosis
 from kerasemo.benchmarks.harness import (
     Figure,
     machine_conv_throughput,
@@ -115,7 +114,9 @@ def measure(args: argparse.Namespace) -> list[Figure]:
 
     batch, steps = args.batch_size, max(args.steps, 3)
     current = config_lib.load_config("demo")
-    previous = config_lib.apply_overrides(current, list(diagnosis.PREVIOUS_RECIPE))
+    from kerasemo.evaluation.diagnosis import PREVIOUS_RECIPE  # loads TensorFlow: not at import
+
+    previous = config_lib.apply_overrides(current, list(PREVIOUS_RECIPE))
     figures: list[Figure] = []
     timings = {}
     for name, experiment in (("previous", previous), ("demo", current)):
