@@ -199,8 +199,10 @@ def _finished_run(experiment, out_dir: pathlib.Path, force: bool) -> DistillResu
 
 def _verify(data_dir: pathlib.Path) -> None:
     """Every shard whole before any epoch: a bad one is one line naming it (`verify_shards`)."""
+    from kerasemo.data import pipeline
     from kerasemo.data.shard_integrity import verify_shards
 
+    pipeline.shard_files(data_dir, "train")  # no shards at all: its message says how to build them
     clock = time.time()
     counts = verify_shards(data_dir)
     logger.info(
