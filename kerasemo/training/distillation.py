@@ -72,19 +72,6 @@ class DistillResult:
     skipped: bool = False
 
 
-def _count_tracks(data_dir: pathlib.Path, split: str, files: list[str]) -> int:
-    """Tracks of a split, from the manifest when there is one (cheap), else by reading the shards."""
-    from kerasemo.data import pipeline
-
-    manifest = data_dir / "manifest.csv"
-    if manifest.exists():
-        import pandas as pd
-
-        table = pd.read_csv(manifest, usecols=["split"])
-        return int((table["split"] == split).sum())
-    return pipeline.count_examples(files)
-
-
 def collect_logits(student, dataset):
     """Runs the student over a validation dataset built ``with_ids=True``.
 
@@ -197,8 +184,12 @@ def _finished_run(experiment, out_dir: pathlib.Path, force: bool) -> DistillResu
     )
 
 
-def _verify(data_dir: pathlib.Path) -> None:
-    """Every shard whole before any epoch: a bad one is one line naming it (`verify_shards`)."""
+def _verify(data_dir: pathlib.Path) -> dict[str, int]:
+    """Every shard whole before any epoch: a bad one is one line naming it (`verify_shards`).
+
+    Returns:
+        ``{shard file name: records}``, read while checking (the splits' track counts).
+    """
     from kerasemo.data import pipeline
     from kerasemo.data.shard_integrity import verify_shards
 
@@ -209,9 +200,10 @@ def _verify(data_dir: pathlib.Path) -> None:
         "verified %d shard files (%d tracks) in %.2f s", len(counts), sum(counts.values()),
         time.time() - clock,
     )
+    return counts
 
 
-def _training_data(experiment, data_dir: pathlib.Path, strategy):
+def _training_data(experiment, data_dir: pathlib.Path, strategy, records: dict[str, int]):
     """The distributed training and validation datasets and the steps per epoch.
 
     Raises:
@@ -225,7 +217,11 @@ def _training_data(experiment, data_dir: pathlib.Path, strategy):
     settings, frames = experiment.distill, experiment.frames
     train_files = pipeline.shard_files(data_dir, "train")
     select_files = pipeline.shard_files(data_dir, settings.select_on)
-    num_train = _count_tracks(data_dir, "train", train_files)
+
+    def tracks_in(files):
+        return sum(records[pathlib.Path(f).name] for f in files)
+
+    num_train = tracks_in(train_files)
     if num_train < settings.batch_size:
         raise ValueError(
             f"{data_dir} holds {num_train} training tracks, fewer than one batch "
@@ -257,7 +253,7 @@ def _training_data(experiment, data_dir: pathlib.Path, strategy):
         strategy, train_files, make_training_dataset, global_batch_size=settings.batch_size
     )
     val_batch = distribute.validation_batch_size(
-        _count_tracks(data_dir, settings.select_on, select_files),
+        tracks_in(select_files),
         settings.batch_size,
         strategy.num_replicas_in_sync,
     )
@@ -429,8 +425,8 @@ def distill(
         enable_determinism(experiment.seed)
     else:
         keras.utils.set_random_seed(experiment.seed)
-    _verify(data_dir)
-    train, val, num_train, steps_per_epoch = _training_data(experiment, data_dir, strategy)
+    records = _verify(data_dir)
+    train, val, num_train, steps_per_epoch = _training_data(experiment, data_dir, strategy, records)
     distiller, precision = _compiled_distiller(experiment, steps_per_epoch, strategy)
     callbacks, best = _callbacks(out_dir, role.is_chief, extra_callbacks)
     logger.info(
