@@ -15,7 +15,7 @@ from kerasemo.evaluation.classification import (
     confusion_matrix,
     normalize_confusion,
     per_class_accuracy,
-    plot_confusion_matrix,
+    save_confusion_matrix,
 )
 from kerasemo.experiments import train_teacher
 from kerasemo.training import attach_weight_decay, learning_rate_schedule
@@ -59,12 +59,12 @@ def test_metrics_worked_numbers():
 
 def test_confusion_png_side_by_side(tmp_path):
     first = confusion_matrix([0, 1, 2, 2], [0, 1, 2, 1], 3)
-    path = plot_confusion_matrix(
+    path = save_confusion_matrix(
         [first, first.T], ["x", "y", "z"], tmp_path / "cm.png", titles=["teacher", "student"]
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="expected \\(2, 2\\)"):
-        plot_confusion_matrix(first, ["x", "y"], tmp_path / "bad.png")
+        save_confusion_matrix(first, ["x", "y"], tmp_path / "bad.png")
 
 
 # ---------------------------------------------------------------------------------------------
