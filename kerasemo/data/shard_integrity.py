@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pathlib
 import shlex
@@ -88,14 +87,6 @@ def _count_records(path: pathlib.Path) -> int:
     return count
 
 
-def _sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check(data_dir: pathlib.Path, name: str) -> tuple[int, str | None]:
     """``(records, what is wrong)`` of one shard file (None when nothing is)."""
     import tensorflow as tf
@@ -119,7 +110,8 @@ def _check(data_dir: pathlib.Path, name: str) -> tuple[int, str | None]:
         )
     if expected is not None and count > expected:
         return count, f"it holds {count} records but its build wrote {expected}"
-    if digest is not None and _sha256(path) != digest:
+    # The digest the shard writer recorded, computed the same way (one function for both).
+    if digest is not None and emovoxceleb.file_sha256(path) != digest:
         return count, "its SHA-256 differs from the one its build recorded (the file changed)"
     return count, None
 
