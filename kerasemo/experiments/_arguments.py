@@ -31,6 +31,31 @@ ERRORS = (FileNotFoundError, ValueError)
 """What the library raises for bad input: shown as ``error: <message>``, without a traceback."""
 
 
+
+def docstring_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """A parser for an entry point whose docstring is a description, then "Examples:" and examples.
+
+    Args:
+        module: the entry point's module name; ``prog`` is ``python -m <module>`` (not
+            ``__name__``, which is ``"__main__"`` under ``python -m``).
+        doc: its docstring; the text before a blank line and "Examples:" is the description,
+            the rest the epilog (printed as written).
+
+    Example:
+
+    >>> parser = docstring_parser("kerasemo.experiments.x", "Does x.")
+    >>> parser.prog, parser.description
+    ('python -m kerasemo.experiments.x', 'Does x.')
+    """
+    description, _, examples = doc.partition("\n\nExamples:")
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        epilog="Examples:" + examples if examples else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None, *, known: bool = False, level=logging.INFO):
     """Parses `argv` and sets up logging (messages only) at `level`.
 

@@ -50,12 +50,7 @@ def _variant(text: str) -> tuple[str, list[str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.diagnose_transfer",
-        description=__doc__.split("\n\nExamples:")[0],
-        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _arguments.docstring_parser("kerasemo.experiments.diagnose_transfer", __doc__)
     parser.add_argument("--corpus", type=pathlib.Path, default=demo.DEFAULT_CORPUS,
                         help=f"synthetic corpus (default: {demo.DEFAULT_CORPUS})")
     parser.add_argument("--shards", type=pathlib.Path, default=demo.DEFAULT_SHARDS,

@@ -50,12 +50,7 @@ DEFAULT_OUT = pathlib.Path("runs") / "distill"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.distill",
-        description=__doc__.split("\n\nExamples:")[0],
-        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _arguments.docstring_parser("kerasemo.experiments.distill", __doc__)
     parser.add_argument(
         "--data",
         type=pathlib.Path,

@@ -36,6 +36,7 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kerasemo.experiments import _arguments  # noqa: E402
 from kerasemo.experiments._arguments import positive_int  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,7 @@ def _variants(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.export",
-        description=__doc__.split("\n\nExamples:")[0],
-        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _arguments.docstring_parser("kerasemo.experiments.export", __doc__)
     parser.add_argument(
         "--student",
         type=pathlib.Path,

@@ -35,6 +35,7 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kerasemo.experiments import _arguments  # noqa: E402
 from kerasemo.experiments._arguments import positive_int, positive_seconds  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,7 @@ DEFAULT_MODEL = pathlib.Path("saved_models") / "kerasemo"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.predict",
-        description=__doc__.split("\n\nExamples:")[0],
-        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _arguments.docstring_parser("kerasemo.experiments.predict", __doc__)
     parser.add_argument(
         "files", nargs="+", type=pathlib.Path, metavar="FILE", help="audio or video files"
     )

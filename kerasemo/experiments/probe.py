@@ -43,6 +43,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo.experiments import _arguments  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,7 @@ DEFAULT_CACHE = pathlib.Path("runs") / "cache"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.probe",
-        description=__doc__.split("\n\nExamples:")[0],
-        epilog="Examples:" + __doc__.split("\n\nExamples:")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _arguments.docstring_parser("kerasemo.experiments.probe", __doc__)
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="layout of --root")
     parser.add_argument(
         "--root",
