@@ -2,10 +2,11 @@
 
 `keras.saving.load_model` reports a damaged or foreign file in many ways: "File not found" for a
 file that exists but is not a zip archive, a raw ``AttributeError`` for an odd ``dtype`` object in
-the config, a ``TypeError`` for a class it cannot locate. `load_keras_model` checks the archive
-first (a zip, whole, with a Keras config), then loads it in safe mode (so a ``Lambda`` layer's
-code is never run), and turns every failure into one `ModelFileError` that names the file and the
-problem.
+the config, a ``TypeError`` for a class it cannot locate. `load_keras_model` makes the cheap checks
+first (the file, its suffix, a zip), loads it in safe mode (so a ``Lambda`` layer's code is never
+run), and only when loading fails reads the whole archive (`check_keras_archive`: member CRCs,
+``config.json``) to turn the failure into one `ModelFileError` that names the file and the
+problem. A good file is read once.
 
 Example:
 
@@ -34,6 +35,23 @@ def _describe(path: pathlib.Path) -> str:
     return repr(str(path))
 
 
+def _check_is_zip(path: pathlib.Path) -> None:
+    """The cheap checks: the file exists, has the .keras suffix and is a zip archive."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file at {_describe(path)}.")
+    if path.suffix != ".keras":
+        raise ModelFileError(
+            f"{_describe(path)} is not a .keras model file (expected the .keras suffix); save "
+            "models with model.save('name.keras')."
+        )
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{_describe(path)} is not a .keras archive: it is not a zip file "
+            f"({path.stat().st_size} bytes). It may be truncated or another format; save it "
+            "again with model.save('name.keras')."
+        )
+
+
 def check_keras_archive(path: str | os.PathLike) -> dict:
     """Checks that `path` is a whole ``.keras`` archive and returns its model config.
 
@@ -49,19 +67,7 @@ def check_keras_archive(path: str | os.PathLike) -> dict:
             unreadable ``config.json``).
     """
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No model file at {_describe(path)}.")
-    if path.suffix != ".keras":
-        raise ModelFileError(
-            f"{_describe(path)} is not a .keras model file (expected the .keras suffix); save "
-            "models with model.save('name.keras')."
-        )
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(
-            f"{_describe(path)} is not a .keras archive: it is not a zip file "
-            f"({path.stat().st_size} bytes). It may be truncated or another format; save it "
-            "again with model.save('name.keras')."
-        )
+    _check_is_zip(path)
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
@@ -110,11 +116,13 @@ def load_keras_model(path: str | os.PathLike, *, expected: type | tuple | None =
     import keras
 
     path = pathlib.Path(path)
-    config = check_keras_archive(path)
+    _check_is_zip(path)
     _register_kerasemo_classes()
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types for a bad config; each becomes one line
+        # Only now read the whole archive (member CRCs, config.json), to say what is wrong.
+        config = check_keras_archive(path)
         raise ModelFileError(_load_failure(path, config, err, what)) from None
     if expected is not None and not isinstance(model, expected):
         names = " or ".join(
