@@ -177,39 +177,30 @@ def _train_steps_per_epoch(shards: pathlib.Path, batch_size: int) -> int:
 
 def probe_protocols(experiment: config_lib.ExperimentConfig) -> tuple[str, ...]:
     """The probe protocols of the main job: ``evaluation.probe_protocol`` first (the primary one,
-    drawn in ``confusion.png``), then the others; the speaker-independent folds the verdict is
-    judged by are always among them.
+    drawn in ``confusion.png``), then the others, as `ProbeOptions.from_config` orders them; the
+    speaker-independent folds the verdict is judged by are always among them.
 
     Example:
 
     >>> probe_protocols(config_lib.load_config("demo"))
     ('random10', 'speaker')
     """
-    primary = experiment.evaluation.probe_protocol
-    return (primary,) + tuple(p for p in PROTOCOLS if p != primary)
+    from kerasemo.evaluation.probing import ProbeOptions
+
+    return ProbeOptions.from_config(experiment, out_dir=".").protocol
 
 
 def _probe(experiment, corpus: pathlib.Path, work: pathlib.Path, student: pathlib.Path, teacher: pathlib.Path) -> dict:
     """Probes student, teacher and baselines on each acted set: dataset -> method -> protocol -> score."""
-    from kerasemo.evaluation.probing import run_probe
+    from kerasemo.evaluation.probing import ProbeOptions, run_probe
 
-    evaluation, protocols = experiment.evaluation, probe_protocols(experiment)
     scores = {}
     for dataset in PROBE_SETS:
-        probe = run_probe(
-            dataset,
-            corpus / dataset,
-            student,
-            teacher=teacher,
-            protocol=protocols,
-            folds=evaluation.probe_folds,
-            seed=evaluation.probe_seed,
-            out_dir=work / "probe" / dataset,
-            cache_dir=work / "cache",
-            frame_stride=experiment.frames.frame_stride,
-            pooling=experiment.frames.pooling,
-            experiment=experiment,
+        # The config's folds, seed, primary protocol and frame sampling (one mapping: from_config).
+        options = ProbeOptions.from_config(
+            experiment, out_dir=work / "probe" / dataset, cache_dir=work / "cache"
         )
+        probe = run_probe(dataset, corpus / dataset, student, teacher=teacher, options=options)
         scores[dataset] = {
             method: {p: probe.score(method, p) for p in PROTOCOLS}
             for method in ("chance", "acoustic", "student", "teacher")
