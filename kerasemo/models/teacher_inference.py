@@ -11,9 +11,9 @@ t = v / 25, and labelled frame k is video frame ``6 (k - 1) + 1``, at ``t = (6 (
 mean) of the frame logits inside its window (`aggregate_frame_logits`, `frame_window`).
 Frame-level logits are kept so other aggregations stay possible.
 
-**Determinism.** `predict_frame_logits` runs the teacher through one function traced once per
-teacher for every batch size (a fixed input signature), so a batch's logits never depend on
-what ran before. Keras' ``predict_on_batch`` traces its first calls for their static batch
+**Determinism.** `predict_frame_logits` runs the teacher through `kerasemo.models.predict_batch`:
+one function traced once per model for every batch size (a fixed input signature), so a batch's
+logits never depend on what ran before. Keras' ``predict_on_batch`` traces its first calls for their static batch
 shapes and later ones for a relaxed shape, which changed logits in the last bits depending on
 the order of the batches (a resumed EmoVoxCeleb build then differed from an uninterrupted
 one).
@@ -32,18 +32,15 @@ Example:
 
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 
 from kerasemo.checks import check_positive_int
-from kerasemo.data.frames import frame_index_for_time
+from kerasemo.data.frames import FRAME_STRIDE, VIDEO_FPS, frame_index_for_time
 
 POOLING_METHODS: tuple[str, ...] = ("max", "mean")
-DEFAULT_FPS = 25.0
-DEFAULT_STRIDE = 6
-_INFERENCE_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""The traced inference function of each teacher (`_inference_fn`)."""
+DEFAULT_FPS = VIDEO_FPS
+DEFAULT_STRIDE = FRAME_STRIDE
 
 
 def _input_size(teacher) -> tuple[int, int]:
@@ -77,38 +74,6 @@ def _as_crops(images):
             crop = np.repeat(crop, 3, axis=-1)
         crops.append(crop.astype(np.float32, copy=False))
     return crops
-
-
-def _inference_fn(teacher, height: int, width: int):
-    """The teacher's inference-mode call, the same computation whatever ran before.
-
-    On the TensorFlow backend: one `tf.function` per teacher with the input signature
-    ``[None, height, width, 3]`` float32, traced once and kept for the teacher's lifetime. On
-    the other backends: a direct call (`kerasemo.models.calls.predict_batch`).
-    """
-    fn = _INFERENCE_FNS.get(teacher)
-    if fn is not None:
-        return fn
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        from kerasemo.models.calls import predict_batch
-
-        return lambda batch: predict_batch(teacher, batch)
-    import tensorflow as tf
-
-    model = weakref.ref(teacher)  # the cache must not keep the teacher alive
-    traced = tf.function(
-        lambda batch: model()(batch, training=False),
-        input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)],
-        autograph=False,
-    )
-
-    def fn(batch):
-        return np.asarray(traced(np.asarray(batch, np.float32)), np.float32)
-
-    _INFERENCE_FNS[teacher] = fn
-    return fn
 
 
 def _resized(batch: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -171,7 +136,8 @@ def predict_frame_logits(teacher, images, batch_size: int = 64) -> np.ndarray:
     if count == 0:
         return np.zeros((0, num_classes), np.float32)
 
-    infer = _inference_fn(teacher, height, width)
+    from kerasemo.models.calls import predict_batch  # one traced function per model
+
     outputs = []
     for start in range(0, count, batch_size):
         if crops is None:
@@ -183,7 +149,7 @@ def predict_frame_logits(teacher, images, batch_size: int = 64) -> np.ndarray:
             batch = np.stack(
                 [_resized(crop, height, width) for crop in crops[start : start + batch_size]]
             )
-        outputs.append(infer(batch))
+        outputs.append(predict_batch(teacher, batch))
     return np.concatenate(outputs, axis=0)
 
 
