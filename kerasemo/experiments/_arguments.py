@@ -24,12 +24,76 @@ import contextlib
 import logging
 import math
 import os
+import sys
 
 from kerasemo import config as config_lib
+from kerasemo import quiet
 
 ERRORS = (FileNotFoundError, ValueError)
 """What the library raises for bad input: shown as ``error: <message>``, without a traceback."""
 
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds ``-v/--verbose`` (repeatable) and ``-q/--quiet`` to an entry point's parser.
+
+    The levels: ``-q`` warnings and errors only, no progress; the default, one line per step of
+    work (and progress bars on a terminal); ``-v`` debug messages too; ``-vv`` also TensorFlow's
+    native start-up lines. `log_level` and `keras_verbosity` read them.
+
+    Example:
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_verbosity_arguments(parser)
+    >>> args = parser.parse_args(["-v"])
+    >>> logging.getLevelName(log_level(args))
+    'DEBUG'
+    """
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more output: -v adds debug messages, -vv also TensorFlow's native start-up lines",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only warnings and errors; no progress bars",
+    )
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """-1 for ``--quiet``, 0 by default, else the number of ``-v`` (0 without those flags)."""
+    if getattr(args, "quiet", False):
+        return -1
+    verbose = getattr(args, "verbose", 0)
+    return verbose if isinstance(verbose, int) else 0
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """The logging level that ``-q``/``-v`` ask for: WARNING, INFO (default) or DEBUG."""
+    level = verbosity(args)
+    return logging.WARNING if level < 0 else logging.DEBUG if level > 0 else logging.INFO
+
+
+def keras_verbosity(args: argparse.Namespace, stream=None) -> int:
+    """Keras' ``verbose=`` for `args`: 0 quiet, 1 a progress bar on a terminal, 2 one line per epoch.
+
+    Progress bars are drawn only when `stream` (default: standard output, where Keras writes
+    them) is a terminal; redirected to a file or a pipe, training logs one line per epoch.
+
+    Example:
+
+    >>> import io
+    >>> keras_verbosity(argparse.Namespace(verbose=0, quiet=False), io.StringIO())
+    2
+    """
+    if verbosity(args) < 0:
+        return 0
+    stream = sys.stdout if stream is None else stream
+    return 1 if getattr(stream, "isatty", lambda: False)() else 2
 
 
 def docstring_parser(module: str, doc: str) -> argparse.ArgumentParser:
@@ -56,17 +120,27 @@ def docstring_parser(module: str, doc: str) -> argparse.ArgumentParser:
     )
 
 
-def parse(parser: argparse.ArgumentParser, argv: list[str] | None, *, known: bool = False, level=logging.INFO):
-    """Parses `argv` and sets up logging (messages only) at `level`.
+def parse(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    *,
+    known: bool = False,
+    level: int | None = None,
+):
+    """Parses `argv` and sets up logging (messages only).
 
     Args:
         parser: the entry point's parser.
         argv: the arguments (None: ``sys.argv[1:]``).
         known: return ``(args, unknown arguments)`` (`argparse.ArgumentParser.parse_known_args`).
-        level: the logging level.
+        level: the logging level; None: what ``-q``/``-v`` ask for (`log_level`), INFO
+            without those flags.
     """
     parsed = parser.parse_known_args(argv) if known else parser.parse_args(argv)
-    logging.basicConfig(level=level, format="%(message)s")
+    args = parsed[0] if known else parsed
+    logging.basicConfig(level=log_level(args) if level is None else level, format="%(message)s")
+    if verbosity(args) >= 2:
+        os.environ.setdefault(quiet.SHOW_ENV, "1")
     return parsed
 
 
