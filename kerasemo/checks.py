@@ -24,12 +24,18 @@ def _received(value, name) -> str:
     return f"Received: {name}={value!r} (type {type(value).__name__})."
 
 
+def _require(accepted: bool, value, name, expected: str) -> None:
+    """Raises the checks' ValueError (``"`name` must be <expected>. Received: ..."``) unless `accepted`."""
+    if not accepted:
+        raise ValueError(f"`{name}` must be {expected}. {_received(value, name)}")
+
+
 def _is_integer(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+def _is_finite_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_positive_int(value, name):
@@ -44,25 +50,17 @@ def check_positive_int(value, name):
     >>> check_positive_int(8, "units")
     8
     """
-    if not _is_integer(value) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. {_received(value, name)}")
+    _require(_is_integer(value) and value >= 1, value, name, "a positive integer")
     return value
 
 
 def check_non_negative_int(value, name):
-    """Returns `value` if it is an integer >= 0, else raises ValueError.
-
-    Args:
-        value: the argument to check (NumPy integers are accepted, bools are not).
-        name: the argument's name, used in the error message.
-
-    Example:
+    """Returns `value` if it is an integer >= 0, else raises ValueError (arguments as `check_positive_int`).
 
     >>> check_non_negative_int(0, "seed")
     0
     """
-    if not _is_integer(value) or value < 0:
-        raise ValueError(f"`{name}` must be an integer >= 0. {_received(value, name)}")
+    _require(_is_integer(value) and value >= 0, value, name, "an integer >= 0")
     return value
 
 
@@ -78,8 +76,7 @@ def check_bool(value, name):
     >>> check_bool(True, "mirror")
     True
     """
-    if not isinstance(value, bool):
-        raise ValueError(f"`{name}` must be True or False. {_received(value, name)}")
+    _require(isinstance(value, bool), value, name, "True or False")
     return value
 
 
@@ -95,25 +92,19 @@ def check_positive_number(value, name):
     >>> check_positive_number(2, "temperature")
     2.0
     """
-    if not _is_real(value) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a finite number > 0. {_received(value, name)}")
+    _require(_is_finite_real(value) and value > 0, value, name, "a finite number > 0")
     return float(value)
 
 
 def check_non_negative_number(value, name):
-    """Returns `value` as a float if it is a finite real number >= 0, else raises ValueError.
+    """Returns `value` as a float if it is a finite number >= 0, else raises ValueError.
 
-    Args:
-        value: the argument to check (ints and floats; bools are refused).
-        name: the argument's name, used in the error message.
-
-    Example:
+    The arguments are those of `check_positive_number`.
 
     >>> check_non_negative_number(0, "weight_decay")
     0.0
     """
-    if not _is_real(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"`{name}` must be a finite number >= 0. {_received(value, name)}")
+    _require(_is_finite_real(value) and value >= 0, value, name, "a finite number >= 0")
     return float(value)
 
 
@@ -130,10 +121,8 @@ def check_fraction(value, name, *, inclusive_high: bool = False):
     >>> check_fraction(0.5, "dropout")
     0.5
     """
-    high_ok = inclusive_high and _is_real(value) and value == 1
-    if not _is_real(value) or not (0 <= value < 1 or high_ok):
-        interval = "[0, 1]" if inclusive_high else "[0, 1)"
-        raise ValueError(f"`{name}` must be a number in {interval}. {_received(value, name)}")
+    in_range = _is_finite_real(value) and (0 <= value < 1 or (inclusive_high and value == 1))
+    _require(in_range, value, name, f"a number in {'[0, 1]' if inclusive_high else '[0, 1)'}")
     return float(value)
 
 
@@ -151,6 +140,36 @@ def check_choice(value, name, choices):
     'max'
     """
     choices = tuple(choices)
-    if value not in choices:
-        raise ValueError(f"`{name}` must be one of {list(choices)}. {_received(value, name)}")
+    _require(value in choices, value, name, f"one of {list(choices)}")
     return value
+
+
+def check_positive_ints(value, name, length, example):
+    """Returns `value` as a tuple of `length` integers >= 1, else raises ValueError.
+
+    Args:
+        value: the argument to check: a sequence (a string is not one).
+        name: the argument's name, used in the error message (``name[i]`` for an element).
+        length: how many integers it must hold.
+        example: a valid value, shown in the error message.
+
+    Example:
+
+    >>> check_positive_ints([3, 4, 6, 3], "blocks_per_stage", 4, (3, 4, 6, 3))
+    (3, 4, 6, 3)
+    >>> check_positive_ints((3, 4), "blocks_per_stage", 4, (3, 4, 6, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: `blocks_per_stage` must hold 4 positive integers, e.g. (3, 4, 6, 3). Received 2 values: blocks_per_stage=(3, 4).
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise ValueError(
+            f"`{name}` must be a sequence of {length} positive integers, e.g. {example}. "
+            f"{_received(value, name)}"
+        )
+    if len(value) != length:
+        raise ValueError(
+            f"`{name}` must hold {length} positive integers, e.g. {example}. Received "
+            f"{len(value)} values: {name}={tuple(value)!r}."
+        )
+    return tuple(int(check_positive_int(item, f"{name}[{index}]")) for index, item in enumerate(value))

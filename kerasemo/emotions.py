@@ -146,6 +146,16 @@ class LabelMap:
 _FERPLUS = {name: name for name in CLASSES}
 _FERPLUS.update({"unknown": None, "nf": None})
 
+# The two-letter emotion codes of RML's and eNTERFACE'05's folder and file names.
+_TWO_LETTER_CODES = {
+    "an": "anger",
+    "di": "disgust",
+    "fe": "fear",
+    "ha": "happiness",
+    "sa": "sadness",
+    "su": "surprise",
+}
+
 LABEL_MAPS: dict[str, LabelMap] = {
     # fer2013.csv `emotion` column: 0=Angry 1=Disgust 2=Fear 3=Happy 4=Sad 5=Surprise 6=Neutral.
     "fer2013": LabelMap(
@@ -167,34 +177,10 @@ LABEL_MAPS: dict[str, LabelMap] = {
         dropped_reason="'unknown' and 'NF' (not a face) votes are not emotions",
     ),
     # RML folder / file prefixes.
-    "rml": LabelMap(
-        "rml",
-        {
-            "an": "anger",
-            "di": "disgust",
-            "fe": "fear",
-            "ha": "happiness",
-            "sa": "sadness",
-            "su": "surprise",
-        },
-    ),
+    "rml": LabelMap("rml", dict(_TWO_LETTER_CODES)),
     # eNTERFACE'05 folder names and the `yy` code of sXX_yy_Z.avi.
     "enterface": LabelMap(
-        "enterface",
-        {
-            "an": "anger",
-            "di": "disgust",
-            "fe": "fear",
-            "ha": "happiness",
-            "sa": "sadness",
-            "su": "surprise",
-            "anger": "anger",
-            "disgust": "disgust",
-            "fear": "fear",
-            "happiness": "happiness",
-            "sadness": "sadness",
-            "surprise": "surprise",
-        },
+        "enterface", {**_TWO_LETTER_CODES, **{name: name for name in _TWO_LETTER_CODES.values()}}
     ),
     # CREMA-D file names: actor_sentence_EMOTION_level.
     "cremad": LabelMap(

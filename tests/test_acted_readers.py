@@ -60,8 +60,10 @@ def write_av(path, seconds=1.0, rate=22050, container="avi", frames=6, size=32, 
     return path
 
 
-def _by_relpath(clips):
-    return {row.relpath: row for row in clips.itertuples()}
+def _read(dataset, root, **options):
+    """`acted.read_dataset`'s table, its rows by relpath, and its report."""
+    clips, report = acted.read_dataset(dataset, root, **options)
+    return clips, {row.relpath: row for row in clips.itertuples()}, report
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,8 +96,7 @@ def rml_root(tmp_path):
 
 
 def test_rml_finds_codes_at_any_depth_and_reports_every_skip(rml_root):
-    clips, report = acted.read_dataset("rml", rml_root)
-    rows = _by_relpath(clips)
+    clips, rows, report = _read("rml", rml_root)
     assert set(rows) == {
         "s1/an1.avi",
         "s1/ha2.avi",
@@ -158,8 +159,7 @@ def test_enterface_spaces_uneven_depth_and_codes(tmp_path):
     write_av(root / "subject 3" / "sadness" / "take.avi", tone=260)  # name not sXX_yy_Z, folder ok
     write_av(root / "misc" / "s9_sa_1.avi", tone=270)  # speaker from the file name
     write_av(root / "misc" / "clip.avi", tone=280)  # nothing to go on
-    clips, report = acted.read_dataset("enterface", root)
-    rows = _by_relpath(clips)
+    clips, rows, report = _read("enterface", root)
     assert rows["subject 1/anger/sentence 1/s1_an_1.avi"].label == "anger"
     assert rows["subject 1/anger/sentence 1/s1_an_1.avi"].speaker == "s1"
     assert rows["subject 6/fear/s6_fe_1.avi"].label == "fear"
@@ -208,6 +208,12 @@ def test_cremad_names_actors_and_known_quirks(tmp_path):
 # RAVDESS.
 
 
+# The clips `ravdess_root` keeps under the default options (relpaths).
+RAVDESS_ANGRY = "Actor_01/03-01-05-01-02-01-01.wav"  # audio-only, with an audio-visual copy
+RAVDESS_NEUTRAL = "Actor_01/03-01-01-01-01-01-01.wav"
+RAVDESS_HAPPY = "Actor_02/01-01-03-01-01-01-02.mp4"  # audio-visual only
+
+
 @pytest.fixture
 def ravdess_root(tmp_path):
     root = tmp_path / "RAVDESS"
@@ -224,18 +230,13 @@ def ravdess_root(tmp_path):
 
 
 def test_ravdess_merges_modalities_and_drops_calm(ravdess_root):
-    clips, report = acted.read_dataset("ravdess", ravdess_root)
-    rows = _by_relpath(clips)
-    assert set(rows) == {
-        "Actor_01/03-01-05-01-02-01-01.wav",
-        "Actor_01/03-01-01-01-01-01-01.wav",
-        "Actor_02/01-01-03-01-01-01-02.mp4",
-    }
-    angry = rows["Actor_01/03-01-05-01-02-01-01.wav"]
+    _, rows, report = _read("ravdess", ravdess_root)
+    assert set(rows) == {RAVDESS_ANGRY, RAVDESS_NEUTRAL, RAVDESS_HAPPY}
+    angry = rows[RAVDESS_ANGRY]
     assert angry.label == "anger" and angry.speaker == "Actor_01"
     assert angry.has_video and angry.video_path.endswith("01-01-05-01-02-01-01.mp4")
-    assert not rows["Actor_01/03-01-01-01-01-01-01.wav"].has_video
-    happy = rows["Actor_02/01-01-03-01-01-01-02.mp4"]
+    assert not rows[RAVDESS_NEUTRAL].has_video
+    happy = rows[RAVDESS_HAPPY]
     assert happy.label == "happiness" and happy.has_video
     assert report.counts == {
         acted.DROPPED_CLASS: 1,
@@ -247,8 +248,7 @@ def test_ravdess_merges_modalities_and_drops_calm(ravdess_root):
 
 
 def test_ravdess_options(ravdess_root):
-    clips, report = acted.read_dataset("ravdess", ravdess_root, ravdess_calm="neutral", include_song=True)
-    labels = _by_relpath(clips)
+    _, labels, report = _read("ravdess", ravdess_root, ravdess_calm="neutral", include_song=True)
     assert labels["Actor_01/03-01-02-01-01-01-01.wav"].label == "neutral"
     assert labels["Actor_02/03-02-03-01-01-01-02.wav"].label == "happiness"
     assert acted.DROPPED_CLASS not in report.counts and acted.SONG not in report.counts
@@ -273,9 +273,8 @@ def test_csv_manifest_relative_paths_and_speakers(tmp_path):
         f"{elsewhere},contempt,\n"
         "../audio/missing.wav,fear,spk1\n"
     )
-    clips, report = acted.read_dataset("csv", manifest)
+    clips, rows, report = _read("csv", manifest)
     assert list(clips.label) == ["anger", "neutral", "contempt"] or sorted(clips.label) == ["anger", "contempt", "neutral"]
-    rows = _by_relpath(clips)
     assert rows["../audio/a.wav"].speaker == "spk1"
     assert rows[str(elsewhere)].speaker is None
     assert report.counts == {acted.MISSING_FILE: 1}

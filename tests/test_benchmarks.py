@@ -8,6 +8,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -99,14 +100,16 @@ def test_the_table_is_written_under_the_working_directory():
 
 
 def test_python_dash_m_kerasemo_benchmarks_help_loads_no_tensorflow(tmp_path):
-    code = (
-        "import runpy, sys\n"
-        "sys.argv = ['kerasemo.benchmarks', '--help']\n"
-        "try:\n"
-        "    runpy.run_module('kerasemo.benchmarks', run_name='__main__')\n"
-        "except SystemExit as exit:\n"
-        "    assert exit.code == 0, exit.code\n"
-        "print('HEAVY', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    code = textwrap.dedent(
+        """
+        import runpy, sys
+        sys.argv = ['kerasemo.benchmarks', '--help']
+        try:
+            runpy.run_module('kerasemo.benchmarks', run_name='__main__')
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        print('HEAVY', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))
+        """
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(

@@ -45,22 +45,31 @@ def write_wav(path, seconds, seed):
     soundfile.write(str(path), speech_like_signal(seconds, seed=seed), 16000, subtype="PCM_16")
 
 
+def _encode(container, stream, frame):
+    """Muxes what `stream` encodes from `frame` (None flushes the encoder)."""
+    for packet in stream.encode(frame):
+        container.mux(packet)
+
+
+def _add_speech(container, seconds, seed):
+    """Adds a 16 kHz AAC stream to `container` and encodes a speech-like signal into it."""
+    import av
+
+    stream = container.add_stream("aac", rate=16000, layout="mono")
+    signal = speech_like_signal(seconds, seed=seed)
+    for start in range(0, len(signal), 1024):
+        frame = av.AudioFrame.from_ndarray(signal[None, start : start + 1024], format="flt", layout="mono")
+        frame.sample_rate = 16000
+        _encode(container, stream, frame)
+    return stream
+
+
 def write_m4a(path, seconds, seed):
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    signal = speech_like_signal(seconds, seed=seed)
     with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=16000, layout="mono")
-        for start in range(0, len(signal), 1024):
-            frame = av.AudioFrame.from_ndarray(
-                signal[None, start : start + 1024], format="flt", layout="mono"
-            )
-            frame.sample_rate = 16000
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        _encode(container, _add_speech(container, seconds, seed), None)
 
 
 def frame_image(index, height, width, box_pixels=None):
@@ -83,28 +92,15 @@ def write_mp4(
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"crf": "0", "preset": "ultrafast"}
-        audio = None
-        if audio_seconds is not None:
-            audio = container.add_stream("aac", rate=16000, layout="mono")
-            signal = speech_like_signal(audio_seconds, seed=seed)
-            for start in range(0, len(signal), 1024):
-                frame = av.AudioFrame.from_ndarray(
-                    signal[None, start : start + 1024], format="flt", layout="mono"
-                )
-                frame.sample_rate = 16000
-                for packet in audio.encode(frame):
-                    container.mux(packet)
+        audio = None if audio_seconds is None else _add_speech(container, audio_seconds, seed)
         for i in range(num_frames):
             frame = av.VideoFrame.from_ndarray(
                 frame_image(first_index + i, height, width, box_pixels), format="rgb24"
             )
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+            _encode(container, stream, frame)
+        _encode(container, stream, None)
         if audio is not None:
-            for packet in audio.encode(None):
-                container.mux(packet)
+            _encode(container, audio, None)
 
 
 def write_jpegs(folder, numbers, size=24, name_digits=7):
@@ -211,25 +207,18 @@ def make_voxceleb2(root, *, identities=4, seconds=1.6, irregular=True):
             VOX2_BOX,
             normalised=True,
         )
-        if i == 0:  # audio only inside the mp4
-            write_mp4(
-                base / "mp4" / identity / video / "00001.mp4",
-                frames_per_track,
-                height,
-                width,
-                box_pixels=pixels,
-                audio_seconds=seconds,
-                seed=i,
-            )
-        else:
+        audio_inside = i == 0  # the first clip has its audio only inside the mp4
+        if not audio_inside:
             write_m4a(base / "aac" / identity / video / "00001.m4a", seconds, seed=i)
-            write_mp4(
-                base / "mp4" / identity / video / "00001.mp4",
-                frames_per_track,
-                height,
-                width,
-                box_pixels=pixels,
-            )
+        write_mp4(
+            base / "mp4" / identity / video / "00001.mp4",
+            frames_per_track,
+            height,
+            width,
+            box_pixels=pixels,
+            audio_seconds=seconds if audio_inside else None,
+            seed=i,
+        )
         expected.append(f"{identity}/{video}/00001")
     if irregular:
         write_m4a(base / "aac" / "id09999" / "orphan" / "00001.m4a", 1.0, seed=9)  # no txt

@@ -54,6 +54,25 @@ PROG = "python -m kerasemo.benchmarks"
 DEFAULT_OUTPUT = pathlib.Path("experiments") / "benchmarks.md"
 """The table a run updates, relative to the working directory."""
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
+_CHOICE_OPTIONS = (
+    (
+        "--jit-compile",
+        tuple(JIT_COMPILE),
+        "XLA compilation of the training step (Keras' jit_compile; default auto)",
+    ),
+    (
+        "--beam-corpus",
+        beam.CORPUS_PRESETS,
+        "synthetic corpus preset of the beam section (default demo; tiny is quicker)",
+    ),
+    (
+        "--emovox-corpus",
+        emovoxceleb.CORPUS_CHOICES,
+        "corpus of the emovoxceleb section: the synthetic demo corpus (auto: if "
+        "kerasemo.data.synthetic is available) or the built-in stand-in corpus",
+    ),
+)
+"""The options that take one of a few names: (flag, the names with the default first, help)."""
 
 
 def _positive_int(text: str) -> int:
@@ -98,25 +117,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference-clips", type=_positive_int, default=4, help="clips timed through the NumPy reference"
     )
-    parser.add_argument(
-        "--jit-compile",
-        choices=tuple(JIT_COMPILE),
-        default="auto",
-        help="XLA compilation of the training step (Keras' jit_compile; default auto)",
-    )
-    parser.add_argument(
-        "--beam-corpus",
-        choices=beam.CORPUS_PRESETS,
-        default="demo",
-        help="synthetic corpus preset of the beam section (default demo; tiny is quicker)",
-    )
-    parser.add_argument(
-        "--emovox-corpus",
-        choices=emovoxceleb.CORPUS_CHOICES,
-        default="auto",
-        help="corpus of the emovoxceleb section: the synthetic demo corpus (auto: if "
-        "kerasemo.data.synthetic is available) or the built-in stand-in corpus",
-    )
+    for flag, choices, help_text in _CHOICE_OPTIONS:
+        parser.add_argument(flag, choices=choices, default=choices[0], help=help_text)
     config_lib.add_config_arguments(parser, default="paper")
     parser.add_argument(
         "--output",

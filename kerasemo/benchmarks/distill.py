@@ -9,11 +9,6 @@ Figures:
   peak would consume, and the CPU cores this pipeline would need to feed it;
 - peak memory of a distillation run (`kerasemo.training.distill`) on 1x and 4x as many shards
   (each in a fresh process): the pipeline streams, so the two must be within 10 %.
-
-Example:
-
->>> from kerasemo.benchmarks import distill
->>> figures = distill.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -16,11 +16,6 @@ Real-time factor (RTF) = processing time / audio duration (lower is faster; 0.1 
 faster than real time). Ratios are each format's RTF divided by Keras ``predict``'s. Sizes are
 the files on disk (the SavedModel's folder in total). Parity against Keras on speech-like clips
 is recorded too; with random weights the quantised models' argmax agreement means little.
-
-Example:
-
->>> from kerasemo.benchmarks import export
->>> figures = export.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations

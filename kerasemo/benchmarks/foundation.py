@@ -10,11 +10,6 @@ Figures, side by side in one run:
   in-model mirror + normalisation that runs when training from stored 257-bin spectrograms;
 - the graph front-end's throughput against the NumPy reference
   (`kerasemo.audio.vggvox_spectrogram_reference`).
-
-Example:
-
->>> from kerasemo.benchmarks import foundation
->>> figures = foundation.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations

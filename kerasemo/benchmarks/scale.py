@@ -18,11 +18,6 @@ H100's dense bf16 peak, the CPU cores needed to feed them, and hours on this CPU
 throughput just measured. These are estimates from FLOPs, not measurements on GPUs.
 
 The two training set-ups run in fresh processes (`kerasemo.benchmarks.scale_worker`).
-
-Example:
-
->>> from kerasemo.benchmarks import scale
->>> figures = scale.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -10,11 +10,6 @@ Measured side by side in one process:
   ``foundation`` section);
 - a per-layer forward profile of both demo students (each layer timed alone on the previous
   layer's output, batch 32), where the first block's full-resolution maps dominate.
-
-Example:
-
->>> from kerasemo.benchmarks import student
->>> figures = student.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -7,11 +7,6 @@
 - the ``tiny`` preset's generation in this process (the tests' corpus);
 - the demo corpus's size: tracks, minutes of track audio, faces, acted clips, MB on disk, and
   the voice synthesiser's speed as a multiple of real time.
-
-Example:
-
->>> from kerasemo.benchmarks import synthetic
->>> figures = synthetic.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -7,11 +7,6 @@
   of `kerasemo.training.train_teacher`): samples/s.
 - From the measured FLOPs per frame: the time to label the ~5 million VoxCeleb frames on this
   CPU (at the measured rate) and on one H100 SXM at 40 % of its dense bf16 peak (an estimate).
-
-Example:
-
->>> from kerasemo.benchmarks import teacher
->>> figures = teacher.measure(args)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -412,7 +412,7 @@ def make_face_dataset(
     """
     import tensorflow as tf
 
-    from kerasemo.vision import augment_faces, preprocess_faces
+    from kerasemo.vision import augment_faces, augmentation_settings, preprocess_faces
     from kerasemo.vision.augment import NUM_UNIFORMS
 
     record_set = _records(record_set)
@@ -463,15 +463,7 @@ def make_face_dataset(
             uniforms = tf.random.stateless_uniform(
                 [tf.shape(images)[0], NUM_UNIFORMS], seed=batch_seed
             )
-            images = augment_faces(
-                images,
-                uniforms,
-                flip_probability=teacher_config.flip_probability,
-                zoom=teacher_config.zoom,
-                rotation_degrees=teacher_config.rotation_degrees,
-                skew=teacher_config.skew,
-                augment_fraction=teacher_config.augment_fraction,
-            )
+            images = augment_faces(images, uniforms, **augmentation_settings(teacher_config))
             targets = batch_targets(batch["votes"], label_mode, seed=batch_seed + 1)
             return finish(images, targets)
 

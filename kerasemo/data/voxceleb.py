@@ -516,6 +516,18 @@ def scan(
     return result, report
 
 
+def _skip_untracked(report: ScanReport, audio: dict, tracked: dict, base: pathlib.Path) -> None:
+    """Skips (`SKIP_AUDIO_WITHOUT_TRACK`) each audio file whose key has no track, in key order."""
+    for key in sorted(set(audio) - set(tracked)):
+        report.skip(SKIP_AUDIO_WITHOUT_TRACK, _relative(audio[key], base))
+
+
+def _sorted_entries(index: dict, base: pathlib.Path):
+    """Yields ``(key, path, path relative to base)`` for each entry of an index, in key order."""
+    for key in sorted(index):
+        yield key, index[key], _relative(index[key], base)
+
+
 # Long on purpose: one walk of the txt layout, each skip reason next to the check that finds it.
 def _scan_txt_layout(
     base: pathlib.Path, layout: str, report: ScanReport, stride: int, fps: float
@@ -536,18 +548,14 @@ def _scan_txt_layout(
     frame_dirs = _index_frame_dirs(str(base / "frames")) if layout == "voxceleb1" else {}
     units = "pixels360" if layout == "voxceleb1" else "normalised"
 
-    for key in sorted(set(audio) - set(txt_files)):
-        report.skip(SKIP_AUDIO_WITHOUT_TRACK, _relative(audio[key], base))
+    _skip_untracked(report, audio, txt_files, base)
     if layout == "voxceleb2":
         # VoxCeleb2 clips carry their own audio: a clip with no txt is an untracked audio file.
-        for key in sorted(set(clips) - set(txt_files) - set(audio)):
-            report.skip(SKIP_AUDIO_WITHOUT_TRACK, _relative(clips[key], base))
+        _skip_untracked(report, {k: v for k, v in clips.items() if k not in audio}, txt_files, base)
 
     tracks = []
-    for key in sorted(txt_files):
+    for key, txt_path, relative in _sorted_entries(txt_files, base):
         identity, video, track = key
-        txt_path = txt_files[key]
-        relative = _relative(txt_path, base)
         try:
             parsed = read_track_txt(txt_path)
         except TrackFileError as err:
@@ -581,64 +589,36 @@ def _scan_txt_layout(
             txt_path=txt_path,
             duration_hint=(last - first + 1) / fps,
         )
+        boxed = dict(frame_numbers=numbers, boxes=boxes, box_units=units, **common)
         if key in clips:
             tracks.append(
-                Track(
-                    frame_source="video",
-                    frame_numbers=numbers,
-                    boxes=boxes,
-                    box_units=units,
-                    video_path=clips[key],
-                    video_first_frame=first,
-                    **common,
-                )
+                Track(frame_source="video", video_path=clips[key], video_first_frame=first, **boxed)
             )
         elif (identity, video) in whole:
             tracks.append(
                 Track(
-                    frame_source="video",
-                    frame_numbers=numbers,
-                    boxes=boxes,
-                    box_units=units,
-                    video_path=whole[(identity, video)],
-                    video_first_frame=0,
-                    **common,
+                    frame_source="video", video_path=whole[(identity, video)], video_first_frame=0,
+                    **boxed,
                 )
             )
         elif key in frame_dirs and _files(frame_dirs[key], _IMAGE_SUFFIXES):
             jpeg_numbers, paths = _jpeg_frames(frame_dirs[key], stride)
             tracks.append(
-                Track(
-                    frame_source="jpeg",
-                    frame_numbers=jpeg_numbers,
-                    frame_paths=paths,
-                    **common,
-                )
+                Track(frame_source="jpeg", frame_numbers=jpeg_numbers, frame_paths=paths, **common)
             )
         else:
             report.note(NOTE_NO_FRAME_SOURCE, relative)
-            tracks.append(
-                Track(
-                    frame_source="none",
-                    frame_numbers=numbers,
-                    boxes=boxes,
-                    box_units=units,
-                    **common,
-                )
-            )
+            tracks.append(Track(frame_source="none", **boxed))
     return tracks
 
 
 def _scan_frames(base: pathlib.Path, report: ScanReport, stride: int, fps: float) -> list[Track]:
     frame_dirs = _index_frame_dirs(str(base / "frames"))
     audio = _index_tree(str(base / "wav"), _AUDIO_DIRS["frames"][0][1])
-    for key in sorted(set(audio) - set(frame_dirs)):
-        report.skip(SKIP_AUDIO_WITHOUT_TRACK, _relative(audio[key], base))
+    _skip_untracked(report, audio, frame_dirs, base)
     tracks = []
-    for key in sorted(frame_dirs):
+    for key, folder, relative in _sorted_entries(frame_dirs, base):
         identity, video, track = key
-        folder = frame_dirs[key]
-        relative = _relative(folder, base)
         numbers, paths = _jpeg_frames(folder, stride)
         if not paths:
             report.skip(SKIP_NO_FRAMES, relative)

@@ -68,13 +68,16 @@ def _pair(y_true, y_pred):
     return y_true, y_pred
 
 
-def _check_range(y_true, y_pred, num_classes: int) -> None:
+def _pair_in_range(y_true, y_pred, num_classes: int):
+    """`_pair`, then a check that every label lies in ``0..num_classes - 1``."""
+    y_true, y_pred = _pair(y_true, y_pred)
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         if values.size and (values.min() < 0 or values.max() >= num_classes):
             raise ValueError(
                 f"`{name}` holds class {int(values.min() if values.min() < 0 else values.max())}"
                 f", outside 0..{num_classes - 1}."
             )
+    return y_true, y_pred
 
 
 def accuracy(y_true, y_pred) -> float:
@@ -155,8 +158,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     >>> confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist()
     [[1, 0], [1, 1]]
     """
-    y_true, y_pred = _pair(y_true, y_pred)
-    _check_range(y_true, y_pred, num_classes)
+    y_true, y_pred = _pair_in_range(y_true, y_pred, num_classes)
     if len(y_true) == 0:
         return np.zeros((num_classes, num_classes), dtype=np.int64)
     return sk_metrics.confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
@@ -165,18 +167,14 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
 def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
     """Recall of each true class (`[num_classes]` float; NaN where a class has no samples).
 
-    Args:
-        y_true: `[N]` integer true classes in ``0..num_classes - 1``.
-        y_pred: `[N]` integer predicted classes in ``0..num_classes - 1``.
-        num_classes: K.
+    The arguments, and the errors they raise, are those of `confusion_matrix`.
 
     Example:
 
     >>> per_class_accuracy([0, 0, 1], [0, 1, 1], 3).tolist()
     [0.5, 1.0, nan]
     """
-    y_true, y_pred = _pair(y_true, y_pred)
-    _check_range(y_true, y_pred, num_classes)
+    y_true, y_pred = _pair_in_range(y_true, y_pred, num_classes)
     if len(y_true) == 0:
         return np.full(num_classes, np.nan)
     return sk_metrics.recall_score(

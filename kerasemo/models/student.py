@@ -10,7 +10,13 @@ from kerasemo.audio.frontend import (
     MirrorFrequencyBins,
     PerBinNormalization,
 )
-from kerasemo.checks import check_bool, check_fraction, check_positive_int, check_positive_number
+from kerasemo.checks import (
+    check_bool,
+    check_fraction,
+    check_positive_int,
+    check_positive_ints,
+    check_positive_number,
+)
 from kerasemo.vggm import MIN_INPUT_FRAMES, MIN_NETWORK_BINS, TRUNK, trunk_output_size
 
 # The trunk's layer table (`TRUNK`) and the input limits it implies live in TF-free
@@ -173,20 +179,7 @@ class VGGMStudent(keras.Model):
                 "normalisation, so it needs `normalize_input=True`. Received: "
                 "normalize_input=False."
             )
-        if isinstance(conv_filters, (str, bytes)) or not hasattr(conv_filters, "__len__"):
-            raise ValueError(
-                "`conv_filters` must be a sequence of 5 positive integers (conv1..conv5), e.g. "
-                f"(96, 256, 256, 256, 256). Received: conv_filters={conv_filters!r}."
-            )
-        if len(conv_filters) != 5:
-            raise ValueError(
-                "`conv_filters` must hold 5 positive integers, one per conv1..conv5, e.g. "
-                f"(96, 256, 256, 256, 256). Received {len(conv_filters)} values: "
-                f"conv_filters={tuple(conv_filters)!r}."
-            )
-        for index, filters in enumerate(conv_filters):
-            check_positive_int(filters, f"conv_filters[{index}]")
-        conv_filters = tuple(int(f) for f in conv_filters)
+        conv_filters = check_positive_ints(conv_filters, "conv_filters", 5, (96, 256, 256, 256, 256))
         if mirror_input and input_bins != _RFFT_BINS:
             raise ValueError(
                 f"`mirror_input=True` mirrors the {_RFFT_BINS} rfft bins of a 512-point FFT to "
@@ -345,10 +338,6 @@ class VGGMStudent(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def student_from_config(experiment, **kwargs):

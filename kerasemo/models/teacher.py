@@ -29,7 +29,7 @@ import warnings
 import keras
 from keras import layers, ops
 
-from kerasemo.checks import check_bool, check_fraction, check_positive_int
+from kerasemo.checks import check_bool, check_fraction, check_positive_int, check_positive_ints
 
 logger = logging.getLogger(__name__)
 
@@ -199,20 +199,11 @@ class SEResNetTeacher(keras.Model):
         **kwargs,
     ):
         # === Validation ===
+        blocks_per_stage = check_positive_ints(blocks_per_stage, "blocks_per_stage", 4, (3, 4, 6, 3))
         check_positive_int(num_classes, "num_classes")
         check_positive_int(input_size, "input_size")
         check_positive_int(base_width, "base_width")
         check_positive_int(se_reduction, "se_reduction")
-        if isinstance(blocks_per_stage, (str, bytes)) or not hasattr(
-            blocks_per_stage, "__len__"
-        ) or len(blocks_per_stage) != 4:
-            raise ValueError(
-                "`blocks_per_stage` must be 4 positive integers, e.g. (3, 4, 6, 3) for "
-                f"SE-ResNet-50. Received: blocks_per_stage={blocks_per_stage!r}."
-            )
-        for index, blocks in enumerate(blocks_per_stage):
-            check_positive_int(blocks, f"blocks_per_stage[{index}]")
-        blocks_per_stage = tuple(int(b) for b in blocks_per_stage)
         check_fraction(dropout, "dropout")
         if isinstance(mean_rgb, (str, bytes)) or not hasattr(mean_rgb, "__len__") or len(
             mean_rgb
@@ -373,10 +364,6 @@ class SEResNetTeacher(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def teacher_from_config(config, *, num_classes=8, kernel_regularizer=None, dtype=None):

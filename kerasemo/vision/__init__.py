@@ -1,11 +1,13 @@
 """Vision: face-crop preprocessing (grey -> RGB, resize, mean) and the authors' augmentation."""
 
 from kerasemo.vision.augment import (
+    AUGMENTATION_SETTINGS,
     NUM_UNIFORMS,
     FaceAugmentation,
     affine_matrices,
     affine_parameters,
     augment_faces,
+    augmentation_settings,
     grey_to_rgb,
     preprocess_faces,
     resize_faces,
@@ -13,11 +15,13 @@ from kerasemo.vision.augment import (
 )
 
 __all__ = [
+    "AUGMENTATION_SETTINGS",
     "NUM_UNIFORMS",
     "FaceAugmentation",
     "affine_matrices",
     "affine_parameters",
     "augment_faces",
+    "augmentation_settings",
     "grey_to_rgb",
     "preprocess_faces",
     "resize_faces",

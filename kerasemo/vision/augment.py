@@ -49,6 +49,9 @@ DEFAULT_ZOOM = 1 / 25
 DEFAULT_ROTATION_DEGREES = 10.0
 DEFAULT_SKEW = 0.1
 DEFAULT_AUGMENT_FRACTION = 0.5
+AUGMENTATION_SETTINGS = ("flip_probability", "zoom", "rotation_degrees", "skew", "augment_fraction")
+"""The settings of the authors' augmentation (`affine_parameters`), shared by `augment_faces`,
+`FaceAugmentation` and the teacher's training settings (`kerasemo.config.TeacherConfig`)."""
 
 
 def grey_to_rgb(images):
@@ -110,6 +113,23 @@ def preprocess_faces(images, size):
     return grey_to_rgb(resize_faces(images, size))
 
 
+def augmentation_settings(source) -> dict:
+    """The `AUGMENTATION_SETTINGS` of `source` (a `TeacherConfig`, a `FaceAugmentation`), by name.
+
+    Args:
+        source: any object with the five settings as attributes.
+
+    Returns:
+        A dict for ``augment_faces(images, uniforms, **settings)``.
+
+    Example:
+
+    >>> augmentation_settings(FaceAugmentation(zoom=0.1))["zoom"]
+    0.1
+    """
+    return {name: getattr(source, name) for name in AUGMENTATION_SETTINGS}
+
+
 def _choice(uniform):
     """Maps U[0, 1) to one of {-1, 0, +1} with equal probability."""
     return ops.clip(ops.floor(uniform * 3.0), 0.0, 2.0) - 1.0
@@ -128,11 +148,22 @@ def affine_parameters(
 
     Args:
         uniforms: `[batch, NUM_UNIFORMS]` values in [0, 1).
-        flip_probability, zoom, rotation_degrees, skew, augment_fraction: see the module doc.
+        flip_probability: probability of a horizontal flip.
+        zoom: zoom magnitude z; the factor is one of {1 - z, 1, 1 + z}.
+        rotation_degrees: rotation magnitude r; the angle is one of {-r, 0, +r} degrees.
+        skew: shear magnitude s; the shear is one of {-s, 0, +s}.
+        augment_fraction: probability that each of zoom, rotation and skew is applied.
 
     Returns:
         A dict of `[batch]` float32 tensors: `flip` (0 or 1), `scale` (1 - z, 1 or 1 + z),
         `angle` (radians) and `shear`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> no_change = np.array([[0.9, 0.9, 0.5, 0.9, 0.5, 0.9, 0.5]], "float32")
+    >>> {k: float(v[0]) for k, v in affine_parameters(no_change).items()}
+    {'flip': 0.0, 'scale': 1.0, 'angle': 0.0, 'shear': 0.0}
     """
     u = ops.cast(ops.convert_to_tensor(uniforms), "float32")
     flip = ops.cast(u[:, 0] < flip_probability, "float32")
@@ -173,29 +204,17 @@ def affine_matrices(parameters, height, width):
     return ops.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
 
 
-def augment_faces(
-    images,
-    uniforms,
-    *,
-    flip_probability=DEFAULT_FLIP_PROBABILITY,
-    zoom=DEFAULT_ZOOM,
-    rotation_degrees=DEFAULT_ROTATION_DEGREES,
-    skew=DEFAULT_SKEW,
-    augment_fraction=DEFAULT_AUGMENT_FRACTION,
-    fill_mode="nearest",
-):
+def augment_faces(images, uniforms, *, fill_mode="nearest", **settings):
     """Applies the authors' flip + affine augmentation to a batch of face crops.
 
     Args:
         images: `[batch, H, W, C]` float images (any value scale; grey or RGB).
         uniforms: `[batch, NUM_UNIFORMS]` random values in [0, 1) (e.g. from
             `tf.random.stateless_uniform`); the same values give the same output.
-        flip_probability: probability of a horizontal flip.
-        zoom: zoom magnitude z; the factor is one of {1 - z, 1, 1 + z}.
-        rotation_degrees: rotation magnitude r; the angle is one of {-r, 0, +r} degrees.
-        skew: shear magnitude s; the shear is one of {-s, 0, +s}.
-        augment_fraction: probability that each of zoom, rotation and skew is applied.
         fill_mode: how points outside the image are filled (`keras.ops.image.affine_transform`).
+        **settings: any of `AUGMENTATION_SETTINGS` (``flip_probability``, ``zoom``,
+            ``rotation_degrees``, ``skew``, ``augment_fraction``; see `affine_parameters`);
+            the authors' values by default.
 
     Returns:
         The augmented `[batch, H, W, C]` float images. Samples drawn with no flip and no
@@ -225,14 +244,7 @@ def augment_faces(
         )
     if not keras.backend.is_float_dtype(images.dtype):
         images = ops.cast(images, "float32")
-    parameters = affine_parameters(
-        uniforms,
-        flip_probability=flip_probability,
-        zoom=zoom,
-        rotation_degrees=rotation_degrees,
-        skew=skew,
-        augment_fraction=augment_fraction,
-    )
+    parameters = affine_parameters(uniforms, **settings)
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None:
         shape = ops.shape(images)
@@ -303,31 +315,12 @@ class FaceAugmentation(keras.layers.Layer):
             return inputs
         batch = ops.shape(inputs)[0]
         uniforms = keras.random.uniform((batch, NUM_UNIFORMS), seed=self.seed_generator)
-        return augment_faces(
-            inputs,
-            uniforms,
-            flip_probability=self.flip_probability,
-            zoom=self.zoom,
-            rotation_degrees=self.rotation_degrees,
-            skew=self.skew,
-            augment_fraction=self.augment_fraction,
-            fill_mode=self.fill_mode,
-        )
+        return augment_faces(inputs, uniforms, fill_mode=self.fill_mode, **augmentation_settings(self))
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "flip_probability": self.flip_probability,
-                "zoom": self.zoom,
-                "rotation_degrees": self.rotation_degrees,
-                "skew": self.skew,
-                "augment_fraction": self.augment_fraction,
-                "fill_mode": self.fill_mode,
-                "seed": self.seed,
-            }
-        )
+        config.update(augmentation_settings(self), fill_mode=self.fill_mode, seed=self.seed)
         return config

@@ -16,12 +16,7 @@ a run starts from; with the teacher run through one traced function
 (`kerasemo.models.teacher_inference.predict_frame_logits`), a rerun after a kill writes the
 same bytes as an uninterrupted run.
 
-Example:
-
->>> result = build(tracks, report, "tfrecords/demo", labeller=labeller,
-...                config=config)  # doctest: +SKIP
->>> result.finalized, result.tracks_written  # doctest: +SKIP
-(True, 120)
+`build` shows a whole build, from a scan to the finished shards.
 """
 
 from __future__ import annotations

@@ -108,8 +108,9 @@ def generate_acted(
                 )
                 relative = pathlib.PurePosixPath("rml") / writers.rml_relative_path(subject, emotion, take)
                 frames = _rml_video(rng_c, identity, emotion, intensity, utterance, background)
-                media.write_avi(
-                    corpus / relative, frames, utterance.waveform, fps=RML_FPS, sample_rate=RML_SAMPLE_RATE
+                media.write_video(
+                    corpus / relative, frames, utterance.waveform, media.AVI,
+                    fps=RML_FPS, sample_rate=RML_SAMPLE_RATE,
                 )
                 rows.append(_row("rml", relative, voice, emotion, intensity, "", RML_SAMPLE_RATE, duration))
                 seconds += duration

@@ -1,4 +1,4 @@
-"""Encoders for the corpus's media files: WAV, JPEG, MP4 (H.264 + AAC) and AVI (MJPEG + PCM).
+"""Encoders for the corpus's media files: WAV, JPEG, and MP4 (H.264 + AAC) or AVI (MJPEG + PCM) video.
 
 Each function writes one file from NumPy arrays and creates the parent folder. The encoders
 are deterministic for a given input on a given FFmpeg / libjpeg build: WAV bytes depend only on
@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import fractions
 import os
 import pathlib
@@ -63,13 +64,6 @@ def write_jpeg(path: PathLike, grey: np.ndarray, quality: int = 90) -> None:
     )
 
 
-def _add_video_stream(container, codec: str, fps: int, width: int, height: int, pix_fmt: str, options):
-    stream = container.add_stream(codec, rate=fps, options=options)
-    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-    stream.codec_context.thread_count = 1
-    return stream
-
-
 def _encode_video(container, stream, frames: np.ndarray) -> None:
     for index, grey in enumerate(frames):
         rgb = np.repeat(np.asarray(grey, np.uint8)[:, :, None], 3, axis=2)
@@ -96,67 +90,102 @@ def _encode_audio(container, stream, samples: np.ndarray, sample_rate: int, chun
         container.mux(packet)
 
 
-def write_mp4(
+@dataclasses.dataclass(frozen=True)
+class VideoFormat:
+    """A container with one grey video stream and one mono audio stream (`write_video`).
+
+    Args:
+        container: the FFmpeg muxer (``"mp4"``, ``"avi"``).
+        video_codec: the FFmpeg video encoder.
+        pix_fmt: its pixel format (4:2:0: frame sides must be even).
+        video_options: fixed encoder options.
+        quality_setting: what `write_video`'s ``quality`` sets: ``"crf"`` (x264 constant rate
+            factor, higher = smaller, blurrier) or ``"qscale"`` (MJPEG quantiser, 2 best .. 31
+            worst).
+        quality: the default ``quality``.
+        audio_codec: the FFmpeg audio encoder.
+        audio_chunk: samples per encoded audio frame.
+
+    Example:
+
+    >>> MP4.container, AVI.audio_codec
+    ('mp4', 'pcm_s16le')
+    """
+
+    container: str
+    video_codec: str
+    pix_fmt: str
+    video_options: tuple[tuple[str, str], ...]
+    quality_setting: str
+    quality: int
+    audio_codec: str
+    audio_chunk: int
+
+
+MP4 = VideoFormat(
+    "mp4", "libx264", "yuv420p", (("preset", "veryfast"), ("threads", "1")), "crf", 30, "aac", 1024
+)
+"""H.264 (yuv420p) video and AAC audio in MP4, as VoxCeleb's videos."""
+AVI = VideoFormat("avi", "mjpeg", "yuvj420p", (), "qscale", 4, "pcm_s16le", 2048)
+"""MJPEG video and 16-bit PCM audio in AVI, as RML's clips."""
+
+
+def _video_stream(container, video_format: VideoFormat, fps: int, width: int, height: int, quality: int):
+    options = dict(video_format.video_options)
+    if video_format.quality_setting == "crf":
+        options["crf"] = str(quality)
+    stream = container.add_stream(video_format.video_codec, rate=fps, options=options)
+    stream.width, stream.height, stream.pix_fmt = width, height, video_format.pix_fmt
+    stream.codec_context.thread_count = 1
+    if video_format.quality_setting == "qscale":
+        stream.codec_context.qmin = stream.codec_context.qmax = int(quality)
+    return stream
+
+
+def write_video(
     path: PathLike,
     frames: np.ndarray,
     audio: np.ndarray,
+    video_format: VideoFormat,
     *,
     fps: int = 25,
     sample_rate: int = 16000,
-    crf: int = 30,
+    quality: int | None = None,
 ) -> None:
-    """Writes an MP4 with an H.264 (yuv420p) video stream and an AAC mono audio stream.
+    """Writes a video file with a grey video stream and a mono audio stream.
 
     Args:
         path: output file.
         frames: ``[T, H, W]`` uint8 grey frames (H and W even).
         audio: float waveform in [-1, 1] at `sample_rate`.
+        video_format: `MP4` (H.264 + AAC) or `AVI` (MJPEG + 16-bit PCM).
         fps: frame rate.
         sample_rate: audio rate in Hz.
-        crf: x264 constant rate factor (higher = smaller, blurrier).
+        quality: the format's quantiser setting (`VideoFormat.quality_setting`); None: its
+            default.
 
     Raises:
         ValueError: for odd frame sizes (4:2:0 chroma needs even sides).
+
+    Example:
+
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "clip.avi"
+    >>> write_video(path, np.zeros((5, 16, 16), np.uint8), np.zeros(4410, np.float32), AVI,
+    ...             sample_rate=22050)
+    >>> path.stat().st_size > 0
+    True
     """
     frames = np.asarray(frames, np.uint8)
     height, width = frames.shape[1:3]
     if height % 2 or width % 2:
-        raise ValueError(f"write_mp4 needs even frame sides for yuv420p; received {width}x{height}.")
-    with av.open(str(_prepare(path)), mode="w", format="mp4") as container:
-        video = _add_video_stream(
-            container, "libx264", fps, width, height, "yuv420p",
-            {"crf": str(crf), "preset": "veryfast", "threads": "1"},
+        raise ValueError(
+            f"write_video needs even frame sides for {video_format.pix_fmt}; received {width}x{height}."
         )
-        sound = container.add_stream("aac", rate=sample_rate, layout="mono")
+    quality = video_format.quality if quality is None else quality
+    with av.open(str(_prepare(path)), mode="w", format=video_format.container) as container:
+        video = _video_stream(container, video_format, fps, width, height, quality)
+        sound = container.add_stream(video_format.audio_codec, rate=sample_rate, layout="mono")
         sound.codec_context.thread_count = 1
         _encode_video(container, video, frames)
-        _encode_audio(container, sound, audio, sample_rate, chunk=1024)
-
-
-def write_avi(
-    path: PathLike,
-    frames: np.ndarray,
-    audio: np.ndarray,
-    *,
-    fps: int = 25,
-    sample_rate: int = 22050,
-    quality: int = 4,
-) -> None:
-    """Writes an AVI with an MJPEG video stream and a 16-bit PCM mono audio stream (RML-like).
-
-    Args:
-        path: output file.
-        frames: ``[T, H, W]`` uint8 grey frames (H and W even).
-        audio: float waveform in [-1, 1] at `sample_rate`.
-        fps: frame rate.
-        sample_rate: audio rate in Hz (RML: 22,050).
-        quality: MJPEG quantiser scale (2 best .. 31 worst).
-    """
-    frames = np.asarray(frames, np.uint8)
-    height, width = frames.shape[1:3]
-    with av.open(str(_prepare(path)), mode="w", format="avi") as container:
-        video = _add_video_stream(container, "mjpeg", fps, width, height, "yuvj420p", {})
-        video.codec_context.qmin = video.codec_context.qmax = int(quality)
-        sound = container.add_stream("pcm_s16le", rate=sample_rate, layout="mono")
-        _encode_video(container, video, frames)
-        _encode_audio(container, sound, audio, sample_rate, chunk=2048)
+        _encode_audio(container, sound, audio, sample_rate, chunk=video_format.audio_chunk)

@@ -261,10 +261,10 @@ def generate_tracks(
                         background=np.full(n_frames, background),
                         background_gradient=np.repeat(gradient[None], n_frames, axis=0),
                     )
-                    media.write_mp4(
+                    media.write_video(
                         root / "video" / name / video / f"{track}.mp4",
                         np.clip(np.round(frames), 0, 255).astype(np.uint8), utterance.waveform,
-                        fps=FPS, sample_rate=SAMPLE_RATE,
+                        media.MP4, fps=FPS, sample_rate=SAMPLE_RATE,
                     )
 
                 for row in trajectory.segments():

@@ -100,15 +100,10 @@ class MethodResult:
     chance: float | None = None
 
     def to_dict(self) -> dict:
-        """JSON-ready row."""
-        return {
-            "method": self.method,
-            "title": self.title,
-            "modality": self.modality,
-            "note": self.note,
-            "chance": self.chance,
-            "scores": {p: s.to_dict() for p, s in self.scores.items()},
-        }
+        """JSON-ready row: the fields, with each protocol's score as its own dict, last."""
+        row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "scores"}
+        row["scores"] = {p: s.to_dict() for p, s in self.scores.items()}
+        return row
 
 
 def _percent(mean: float, std: float | None) -> str:

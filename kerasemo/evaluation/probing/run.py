@@ -27,13 +27,8 @@ import time
 
 import numpy as np
 
-from kerasemo.evaluation.probing.acoustic_features import (
-    ACOUSTIC_INSTALL_HINT,
-    ACOUSTIC_VERSION,
-    AcousticBaselineUnavailable,
-    compute_egemaps,
-    import_opensmile,
-)
+from kerasemo.evaluation.probing import acoustic_features
+from kerasemo.evaluation.probing.acoustic_features import compute_egemaps, import_opensmile
 from kerasemo.evaluation.probing.cache import (
     FeatureSet,
     cache_key,
@@ -187,13 +182,14 @@ def _acoustic_row(data: _LabelledClips, timings: dict) -> tuple[MethodResult, bo
         return MethodResult("acoustic", METHOD_TITLES["acoustic"], "A", note="not run (acoustic=False / --no-acoustic)"), False
     try:
         opensmile = import_opensmile()
-    except AcousticBaselineUnavailable as err:
+    except acoustic_features.AcousticBaselineUnavailable as err:
         logger.warning("%s", err)
-        return MethodResult("acoustic", METHOD_TITLES["acoustic"], "A", note=ACOUSTIC_INSTALL_HINT), False
+        hint = acoustic_features.ACOUSTIC_INSTALL_HINT
+        return MethodResult("acoustic", METHOD_TITLES["acoustic"], "A", note=hint), False
     paths = data.clips["path"].tolist()
     key = cache_key(
-        ACOUSTIC_VERSION, getattr(opensmile, "__version__", "?"), data.dataset, data.data_root,
-        files_fingerprint(paths, data.data_root),
+        acoustic_features.ACOUSTIC_VERSION, getattr(opensmile, "__version__", "?"), data.dataset,
+        data.data_root, files_fingerprint(paths, data.data_root),
     )
     acoustic_set = cached_features(
         options.cache_dir, "acoustic", data.dataset, key,
