@@ -623,14 +623,83 @@ def save_config(config: ExperimentConfig, directory: str | os.PathLike) -> pathl
 # Command-line integration shared by every entry point.
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, default: str = "paper") -> None:
-    """Adds ``--config`` and ``--set`` to an entry point's argument parser."""
+PAPER_PRESET = "paper"
+"""The preset of a command pointed at real data: every setting of the paper."""
+DEMO_PRESET = "demo"
+"""The preset of the embedded demo job: the synthetic corpus, sized for a 2-core CPU."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DefaultPreset:
+    """The preset an entry point loads when ``--config`` is not given.
+
+    A command pointed at real data gets the paper's settings; one that runs on the embedded
+    synthetic data (its data argument left out) gets the demo preset. An explicit ``--config``
+    always wins (`chosen_preset`).
+
+    Args:
+        preset: the default when the data argument is given (or for an entry point that always
+            reads real data).
+        demo_without: the data argument as written on the command line (``"--data"``, or a
+            positional's name such as ``"audio"``); while it is absent the default is
+            `DEMO_PRESET`. None: always `preset`.
+
+    Example:
+
+    >>> import argparse
+    >>> rule = DefaultPreset(demo_without="--data")
+    >>> rule.resolve(argparse.Namespace(data=None)), rule.resolve(argparse.Namespace(data="x"))
+    ('demo', 'paper')
+    >>> rule.describe()
+    'demo without --data, paper with it'
+    """
+
+    preset: str = PAPER_PRESET
+    demo_without: str | None = None
+
+    def resolve(self, args: argparse.Namespace) -> str:
+        """The preset for parsed `args` (``--config`` aside)."""
+        if self.demo_without is None:
+            return self.preset
+        dest = self.demo_without.lstrip("-").replace("-", "_")
+        return DEMO_PRESET if getattr(args, dest) is None else self.preset
+
+    def describe(self) -> str:
+        """The rule in words, for ``--help``."""
+        if self.demo_without is None:
+            return self.preset
+        return f"{DEMO_PRESET} without {self.demo_without}, {self.preset} with it"
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser, default: str = PAPER_PRESET, *, demo_without: str | None = None
+) -> None:
+    """Adds ``--config`` and ``--set`` to an entry point's argument parser.
+
+    Args:
+        parser: the entry point's parser.
+        default: the preset when ``--config`` is not given (`DefaultPreset.preset`).
+        demo_without: the entry point's data argument (`DefaultPreset.demo_without`): without
+            it the default is the demo preset.
+
+    Example:
+
+    >>> parser = argparse.ArgumentParser()
+    >>> parser.add_argument("--data")  # doctest: +ELLIPSIS
+    _StoreAction(...)
+    >>> add_config_arguments(parser, demo_without="--data")
+    >>> chosen_preset(parser.parse_args([])), chosen_preset(parser.parse_args(["--data", "d"]))
+    ('demo', 'paper')
+    >>> chosen_preset(parser.parse_args(["--data", "d", "--config", "demo"]))
+    'demo'
+    """
+    rule = DefaultPreset(default, demo_without)
+    parser.set_defaults(default_preset=rule)
     parser.add_argument(
         "--config",
-        default=default,
         metavar="NAME_OR_PATH",
         help=f"preset name ({', '.join(available_presets())}) or path to a TOML file "
-        f"(default: {default})",
+        f"(default: {rule.describe()})",
     )
     parser.add_argument(
         "--set",
@@ -643,6 +712,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, default: str = "paper"
     )
 
 
+def chosen_preset(args: argparse.Namespace) -> str | os.PathLike:
+    """``--config`` when given, else the entry point's default for what was asked (`DefaultPreset`)."""
+    if args.config is not None:
+        return args.config
+    return args.default_preset.resolve(args)
+
+
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
-    """Loads ``args.config`` and applies ``args.overrides`` (see `add_config_arguments`)."""
-    return apply_overrides(load_config(args.config), args.overrides)
+    """Loads `chosen_preset` and applies ``args.overrides`` (see `add_config_arguments`)."""
+    return apply_overrides(load_config(chosen_preset(args)), args.overrides)

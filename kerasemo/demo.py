@@ -35,12 +35,22 @@ import pathlib
 import time
 
 from kerasemo import config as config_lib
+from kerasemo.training.distillation import STUDENT
+from kerasemo.training.teacher import CHECKPOINT
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CORPUS = pathlib.Path("data") / "synthetic"
 DEFAULT_WORK = pathlib.Path("runs") / "demo"
 DEFAULT_SHARDS = pathlib.Path("tfrecords") / "demo"
+TEACHER_RUN = "teacher"
+"""The teacher's run folder inside the work folder."""
+DISTILL_RUN = "distill"
+"""The distillation's run folder inside the work folder (unless ``out=``)."""
+DEFAULT_TEACHER = DEFAULT_WORK / TEACHER_RUN / CHECKPOINT
+"""Where the main job writes its face teacher: ``runs/demo/teacher/teacher.keras``."""
+DEFAULT_STUDENT = DEFAULT_WORK / DISTILL_RUN / STUDENT
+"""Where the main job writes its speech student: ``runs/demo/distill/student.keras``."""
 PROBE_SETS = ("rml", "cremad")
 PROTOCOLS = ("random10", "speaker")
 VERDICT_PROTOCOL = "speaker"
@@ -190,7 +200,8 @@ def probe_protocols(experiment: config_lib.ExperimentConfig) -> tuple[str, ...]:
     return ProbeOptions.from_config(experiment, out_dir=".").protocol
 
 
-def _probe(experiment, corpus: pathlib.Path, work: pathlib.Path, student: pathlib.Path, teacher: pathlib.Path) -> dict:
+def _probe(experiment, corpus: pathlib.Path, work: pathlib.Path, student: pathlib.Path, teacher: pathlib.Path,
+           progress: bool) -> dict:
     """Probes student, teacher and baselines on each acted set: dataset -> method -> protocol -> score."""
     from kerasemo.evaluation.probing import ProbeOptions, run_probe
 
@@ -198,7 +209,7 @@ def _probe(experiment, corpus: pathlib.Path, work: pathlib.Path, student: pathli
     for dataset in PROBE_SETS:
         # The config's folds, seed, primary protocol and frame sampling (one mapping: from_config).
         options = ProbeOptions.from_config(
-            experiment, out_dir=work / "probe" / dataset, cache_dir=work / "cache"
+            experiment, out_dir=work / "probe" / dataset, cache_dir=work / "cache", progress=progress
         )
         probe = run_probe(dataset, corpus / dataset, student, teacher=teacher, options=options)
         scores[dataset] = {
@@ -209,35 +220,40 @@ def _probe(experiment, corpus: pathlib.Path, work: pathlib.Path, student: pathli
     return scores
 
 
-def _train(experiment, corpus, work, shards, out, lap, force: bool) -> None:
+def _train(experiment, corpus, work, shards, out, lap, force: bool, verbose: int) -> None:
     """Stages 2-4 (teacher, shards, distillation), each skipped when its output exists."""
     from kerasemo.data.build_stage import build_from_config
+    from kerasemo.data.emovoxceleb import BuildOptions
     from kerasemo.training import distill, train_teacher
+    from kerasemo.training.teacher import METRICS
 
-    teacher_dir = work / "teacher"
-    if _stage("teacher", (teacher_dir / "metrics.json").exists()):
+    teacher_dir = work / TEACHER_RUN
+    if _stage("teacher", (teacher_dir / METRICS).exists()):
         result = train_teacher(
-            experiment, corpus / "ferplus", teacher_dir, cache_dir=shards.parent, resume=teacher_dir.exists()
+            experiment, corpus / "ferplus", teacher_dir, cache_dir=shards.parent, resume=teacher_dir.exists(),
+            verbose=verbose,
         )
         logger.info("%s", result.table)
     lap("teacher")
     if _stage("EmoVoxCeleb shards", (shards / "manifest.csv").exists()):
         build = build_from_config(
-            experiment, corpus, shards, layout="voxceleb1", teacher=teacher_dir / "teacher.keras"
+            experiment, corpus, shards, layout="voxceleb1", teacher=teacher_dir / CHECKPOINT,
+            options=BuildOptions(progress=verbose == 1),
         )
         logger.info("wrote %d tracks into %s", build.tracks_written, shards)
     lap("shards")
     logger.info("== distillation")
-    distill(experiment, shards, out, force=force)  # skips a finished run of the same settings
+    distill(experiment, shards, out, force=force, verbose=verbose)  # skips a finished run of these settings
     lap("distillation")
 
 
-def _evaluate(experiment, corpus, work, shards, out) -> dict:
+def _evaluate(experiment, corpus, work, shards, out, progress: bool) -> dict:
     """Stages 5-6: the figures of the finished stages, the probes, the ground truth, the verdict."""
     from kerasemo.evaluation.transfer import plot_training_curve, transfer_verdict
+    from kerasemo.training.teacher import METRICS
 
     auc = json.loads((out / "auc.json").read_text())
-    teacher_metrics = json.loads((work / "teacher" / "metrics.json").read_text())
+    teacher_metrics = json.loads((work / TEACHER_RUN / METRICS).read_text())
     results = {
         "teacher": {
             "accuracy": teacher_metrics["teacher"]["accuracy"],
@@ -249,7 +265,7 @@ def _evaluate(experiment, corpus, work, shards, out) -> dict:
             "gap": auc["heard_minus_unheard"],
         },
         "ground_truth": ground_truth_recovery(corpus, out / "unheard_val_logits.npz"),
-        "probe": _probe(experiment, corpus, work, out / "student.keras", work / "teacher" / "teacher.keras"),
+        "probe": _probe(experiment, corpus, work, out / STUDENT, work / TEACHER_RUN / CHECKPOINT, progress),
     }
     results["verdict"] = transfer_verdict(results["probe"], protocol=VERDICT_PROTOCOL)
     plot_training_curve(
@@ -270,6 +286,7 @@ def run_demo(
     out: str | pathlib.Path | None = None,
     corpus_preset: str = "demo",
     force: bool = False,
+    verbose: int = 1,
 ) -> str:
     """Runs every stage on the synthetic corpus; returns the results table as markdown.
 
@@ -284,6 +301,9 @@ def run_demo(
         out: the distillation run (default ``<work>/distill``).
         corpus_preset: the corpus size (`kerasemo.data.synthetic.PRESETS`).
         force: train the distillation again even when `out` holds a finished run.
+        verbose: Keras' ``verbose=`` of the training stages: 0 silent, 1 progress bars (also
+            the corpus, build and probe bars), 2 one line per epoch and no bars (for output
+            redirected to a file).
 
     Returns:
         The results table (``results.md``).
@@ -299,7 +319,7 @@ def run_demo(
 
     started = clock = time.time()
     corpus, work, shards = pathlib.Path(corpus), pathlib.Path(work), pathlib.Path(shards)
-    out = pathlib.Path(out) if out else work / "distill"
+    out = pathlib.Path(out) if out else work / DISTILL_RUN
     work.mkdir(parents=True, exist_ok=True)
     stage_seconds = {}
 
@@ -309,11 +329,12 @@ def run_demo(
         stage_seconds[name], clock = now - clock, now
 
     logger.info("== synthetic corpus: %s", corpus)
-    generate_corpus(corpus, preset=corpus_preset, seed=experiment.seed, progress=True)
+    progress = verbose == 1
+    generate_corpus(corpus, preset=corpus_preset, seed=experiment.seed, progress=progress)
     lap("corpus")
     with forbid_ground_truth(corpus):
-        _train(experiment, corpus, work, shards, out, lap, force)
-    results = _evaluate(experiment, corpus, work, shards, out)
+        _train(experiment, corpus, work, shards, out, lap, force, verbose)
+    results = _evaluate(experiment, corpus, work, shards, out, progress)
     lap("probes and evaluation")
     results["stage_seconds"] = stage_seconds
     results["seconds"] = time.time() - started

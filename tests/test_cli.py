@@ -1,11 +1,12 @@
 """The ``kerasemo`` command: the stage table, dispatch, dash/underscore names, errors, and a
-``--help`` that does not load TensorFlow."""
+``--help`` (its own and every stage's) that does not load TensorFlow and answers at once."""
 
 import ast
 import os
 import pathlib
 import subprocess
 import sys
+import time
 import types
 
 import pytest
@@ -145,3 +146,32 @@ def test_python_dash_m_kerasemo_is_the_same_command(tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"kerasemo {kerasemo.__version__}"
+
+
+HELP_SECONDS = 1.0
+"""What ``--help`` of any stage may take in a fresh process (it loads no TensorFlow)."""
+
+
+def test_no_stage_loads_tensorflow_to_describe_itself(tmp_path):
+    modules = [stage.module for stage in cli.STAGES]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name).build_parser().format_help()\n"
+        "print('HEAVY', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+@pytest.mark.parametrize("stage", [stage.module for stage in cli.STAGES])
+def test_every_stage_answers_help_within_a_second(stage, tmp_path):
+    def seconds():
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", stage, "--help"], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 0 and "usage: python -m" in result.stdout, result.stderr
+        return time.perf_counter() - started
+
+    # The fastest of three runs: a machine busy with other work should not fail the test.
+    assert min(seconds() for _ in range(3)) < HELP_SECONDS

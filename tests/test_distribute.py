@@ -269,7 +269,7 @@ def test_two_workers_train_the_teacher_and_only_the_chief_evaluates(tmp_path):
     logs = _run_two_workers(
         "kerasemo.experiments.train_teacher",
         lambda index: ["--data", str(ferplus), "--out", str(outs[index]), "--epochs", "1",
-                       "--cache-dir", str(tmp_path / f"cache{index}"), "--verbose", "2",
+                       "--cache-dir", str(tmp_path / f"cache{index}"),
                        "--baseline-max-iter", "20"] + TINY_TEACHER,
     )
     digest = _final_digests(logs)

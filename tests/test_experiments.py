@@ -33,7 +33,8 @@ def test_inspect_decodes_a_real_file(tmp_path):
 
     path = tmp_path / "clip.wav"
     soundfile.write(path, np.sin(np.arange(44100 * 2) * 0.05).astype("float32") * 0.3, 44100)
-    assert inspect.main([str(path), "--out", str(tmp_path / "o"), "--set", "frontend.mirror=false"]) == 0
+    argv = [str(path), "--out", str(tmp_path / "o"), "--config", "demo", "--set", "frontend.mirror=false"]
+    assert inspect.main(argv) == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["spectrogram_shape"] == [257, 198]  # 2 s at 16 kHz, 257-bin option
 

@@ -68,7 +68,7 @@ def test_main_job_runs_every_stage_on_the_tiny_corpus(tmp_path):
         shards=tmp_path / "shards",
         corpus_preset="tiny",
     )
-    table = demo.run_demo(experiment, **kwargs)
+    table = demo.run_demo(experiment, **kwargs, verbose=2)
     for needle in ("PrivateTest accuracy", "mean ROC AUC, unheard", "probe rml", "probe cremad", "ground truth"):
         assert needle in table
     work = tmp_path / "work"
@@ -76,7 +76,9 @@ def test_main_job_runs_every_stage_on_the_tiny_corpus(tmp_path):
     results = json.loads((work / "results.json").read_text(), parse_constant=_reject_constant)
     assert results["verdict"]["transfer"] in ("yes", "partly", "no")
     assert (work / "learning_curve.png").stat().st_size > 1000
-    assert (work / "distill" / "student.keras").exists()
+    # Where the other stages look for the main job's models by default (probe --student, ...).
+    for written in (demo.DEFAULT_STUDENT, demo.DEFAULT_TEACHER):
+        assert (work / written.relative_to(demo.DEFAULT_WORK)).is_file(), written
     assert (work / "probe" / "rml" / "confusion.png").exists()
     stamp = (work / "distill" / "student.keras").stat().st_mtime
     demo.run_demo(experiment, **kwargs)  # every stage's output exists: nothing is retrained

@@ -49,3 +49,41 @@ def test_start_up_notices_are_filtered_and_other_output_kept():
 )
 def test_notice_pattern(line, notice):
     assert is_start_up_notice(line) is notice
+
+
+@pytest.mark.slow
+def test_a_redirected_distill_writes_one_line_per_epoch_and_no_progress_bars(tmp_path):
+    """Output to a file (a log, a batch job): no carriage returns, backspaces or escape codes."""
+    from shard_fixtures import TINY_DISTILL, write_distill_splits
+
+    shards = write_distill_splits(tmp_path / "shards")
+    argv = [sys.executable, "-m", "kerasemo.experiments.distill", "--data", str(shards),
+            "--out", str(tmp_path / "run"), "--config", "demo", "--set", "distill.epochs=2"]
+    for item in TINY_DISTILL:
+        argv += ["--set", item]
+    log = tmp_path / "distill.log"
+    with open(log, "wb") as handle:
+        completed = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, timeout=300)
+    data = log.read_bytes()
+    assert completed.returncode == 0, data.decode()[-3000:]
+    for control in (b"\r", b"\x08", b"\x1b"):
+        assert control not in data, (control, data.decode()[-3000:])
+    lines = data.decode().splitlines()
+    assert [line for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    assert len([line for line in lines if " - loss: " in line]) == 2  # one summary line per epoch
+    assert "ROC AUC per emotion" in data.decode()
+
+
+def test_quiet_distill_prints_only_its_results(tmp_path, capfd):
+    from shard_fixtures import TINY_DISTILL, write_distill_splits
+
+    from kerasemo.experiments import distill
+
+    shards = write_distill_splits(tmp_path / "shards")
+    argv = ["--data", str(shards), "--out", str(tmp_path / "run"), "--config", "demo", "-q"]
+    for item in TINY_DISTILL + ["distill.epochs=1"]:
+        argv += ["--set", item]
+    assert distill.main(argv) == 0
+    out, err = capfd.readouterr()
+    assert "Epoch" not in out and "distilling:" not in err and "verified" not in err
+    assert out.startswith("# Student vs teacher: ROC AUC per emotion")

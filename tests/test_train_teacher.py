@@ -105,7 +105,7 @@ def test_weight_decay_is_l2_with_half_the_coefficient():
 def test_train_evaluate_and_resume(ferplus_dir, tmp_path, capsys):
     out, cache = tmp_path / "run", tmp_path / "cache"
     common = ["--data", str(ferplus_dir), "--out", str(out), "--cache-dir", str(cache)]
-    assert train_teacher.main(common + TINY + ["--epochs", "1", "--verbose", "0"]) == 0
+    assert train_teacher.main(common + TINY + ["--epochs", "1", "-q"]) == 0
     for name in (
         "teacher.keras",
         "training_log.csv",
@@ -134,7 +134,7 @@ def test_train_evaluate_and_resume(ferplus_dir, tmp_path, capsys):
         train_teacher.main(common + TINY + ["--epochs", "1"])
 
     # --resume continues from the backup (epoch 2 of 2), with the run's own config and data.
-    resume = ["--out", str(out), "--cache-dir", str(cache), "--resume", "--verbose", "0"]
+    resume = ["--out", str(out), "--cache-dir", str(cache), "--resume", "-q"]
     assert train_teacher.main(resume + ["--epochs", "2"]) == 0
     with open(out / "training_log.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

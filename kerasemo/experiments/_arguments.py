@@ -10,6 +10,8 @@ Example:
 >>> args, experiment = start(parser, ["--set", "distill.epochs=2"])
 >>> experiment.distill.epochs
 2
+>>> named(args, "overrides")
+{'overrides': ['distill.epochs=2']}
 >>> with one_line_errors():
 ...     raise FileNotFoundError("shards/ holds no train shards")
 Traceback (most recent call last):
@@ -24,6 +26,7 @@ import contextlib
 import logging
 import math
 import os
+import pathlib
 import sys
 
 from kerasemo import config as config_lib
@@ -78,6 +81,25 @@ def log_level(args: argparse.Namespace) -> int:
     return logging.WARNING if level < 0 else logging.DEBUG if level > 0 else logging.INFO
 
 
+def progress_bars(args: argparse.Namespace, stream=None) -> bool:
+    """Whether to draw progress bars: not ``--quiet``, and `stream` is a terminal.
+
+    Args:
+        args: the parsed arguments (`add_verbosity_arguments`).
+        stream: where the bars would go (default: standard error, where tqdm draws them).
+
+    Example:
+
+    >>> import io
+    >>> progress_bars(argparse.Namespace(verbose=0, quiet=False), io.StringIO())
+    False
+    """
+    if verbosity(args) < 0:
+        return False
+    stream = sys.stderr if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
 def keras_verbosity(args: argparse.Namespace, stream=None) -> int:
     """Keras' ``verbose=`` for `args`: 0 quiet, 1 a progress bar on a terminal, 2 one line per epoch.
 
@@ -92,11 +114,32 @@ def keras_verbosity(args: argparse.Namespace, stream=None) -> int:
     """
     if verbosity(args) < 0:
         return 0
-    stream = sys.stdout if stream is None else stream
-    return 1 if getattr(stream, "isatty", lambda: False)() else 2
+    return 1 if progress_bars(args, sys.stdout if stream is None else stream) else 2
 
 
-def docstring_parser(module: str, doc: str) -> argparse.ArgumentParser:
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written; every option's help ends with its default.
+
+    ``(default: VALUE)`` is added unless the help already speaks of its default, or the option
+    has none worth stating (None, an empty list, a flag such as ``--force`` or ``-v``).
+
+    Example:
+
+    >>> parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    >>> _ = parser.add_argument("--shard-mb", type=float, default=64.0, help="shard size in MB")
+    >>> "shard size in MB (default: 64.0)" in parser.format_help()
+    True
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        flag = action.nargs == 0  # store_true, count: the default says nothing
+        if flag or "default" in text or action.default in (None, [], argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def docstring_parser(module: str, doc: str, **kwargs) -> argparse.ArgumentParser:
     """A parser for an entry point whose docstring is a description, then "Examples:" and examples.
 
     Args:
@@ -104,6 +147,10 @@ def docstring_parser(module: str, doc: str) -> argparse.ArgumentParser:
             ``__name__``, which is ``"__main__"`` under ``python -m``).
         doc: its docstring; the text before a blank line and "Examples:" is the description,
             the rest the epilog (printed as written).
+        **kwargs: more `argparse.ArgumentParser` arguments (e.g. ``allow_abbrev=False``).
+
+    Returns:
+        The parser, with `HelpFormatter` (every option's help states its default).
 
     Example:
 
@@ -116,8 +163,43 @@ def docstring_parser(module: str, doc: str) -> argparse.ArgumentParser:
         prog=f"python -m {module}",
         description=description,
         epilog="Examples:" + examples if examples else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
+        **kwargs,
     )
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, name: str, help: str, **kwargs) -> None:
+    """Adds the stage's data argument (a path) and ``--config``/``--set``, whose default follows it.
+
+    Without the data argument the stage works on the embedded synthetic data and its default
+    preset is ``demo``; given one, ``paper`` (`kerasemo.config.DefaultPreset`).
+
+    Args:
+        parser: the entry point's parser.
+        name: the argument: an option (``"--data"``) or a positional's name (``"audio"``).
+        help: its help text (say what leaving it out does).
+        **kwargs: more `argparse.ArgumentParser.add_argument` arguments (``nargs="?"``).
+
+    Example:
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_data_arguments(parser, "--data", "folder of shards (default: the demo's)")
+    >>> config_lib.chosen_preset(parser.parse_args(["--data", "shards"]))
+    'paper'
+    """
+    parser.add_argument(name, type=pathlib.Path, help=help, **kwargs)
+    config_lib.add_config_arguments(parser, demo_without=name)
+
+
+def named(args: argparse.Namespace, *names: str) -> dict:
+    """The arguments called `names`, as keyword arguments of the library call they configure.
+
+    Example:
+
+    >>> named(argparse.Namespace(epochs=2, resume=False, out="x"), "epochs", "resume")
+    {'epochs': 2, 'resume': False}
+    """
+    return {name: getattr(args, name) for name in names}
 
 
 def parse(
@@ -154,7 +236,7 @@ def load_experiment(
             key or value.
     """
     try:
-        experiment = config_lib.load_config(args.config if source is None else source)
+        experiment = config_lib.load_config(config_lib.chosen_preset(args) if source is None else source)
         return config_lib.apply_overrides(experiment, list(args.overrides) + list(extra_overrides))
     except (config_lib.ConfigError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None

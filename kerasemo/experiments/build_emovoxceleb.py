@@ -9,7 +9,7 @@ a manifest, the frame-level logits export, the dominant-emotion histogram and pe
 Examples:
 
     # the demo shards from the synthetic corpus (make_synthetic) and the demo teacher
-    # (train_teacher --config demo):
+    # (train_teacher without --data):
     python -m kerasemo.experiments.build_emovoxceleb --root data/synthetic --layout voxceleb1 \\
         --teacher runs/teacher/teacher.keras --out tfrecords/demo --config demo
     python -m kerasemo.experiments.build_emovoxceleb --root data/voxceleb1 --layout voxceleb1 \\
@@ -37,17 +37,26 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo import demo, quiet  # noqa: E402
 from kerasemo.data.build_stage import LAYOUTS  # noqa: E402
+from kerasemo.data.frames import BORDERS  # noqa: E402
+from kerasemo.data.emovoxceleb.options import AUDIO_KINDS, SPLIT_SOURCES, VIDEO_CROPS, BuildOptions  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
+
+TEACHER_HINT = (
+    "a face teacher .keras: `python -m kerasemo.experiments.train_teacher` writes teacher.keras "
+    f"in its --out folder; the main job's is {demo.DEFAULT_TEACHER}"
+)
+DEFAULTS = BuildOptions()
+"""The builder's defaults, which the flags take."""
+# BuildOptions fields that are flags of the same name, shared by both engines.
+SHARED_OPTIONS = (
+    "audio", "shard_mb", "context_margin", "border", "video_crop", "jpeg_center_crop", "batch_size",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.build_emovoxceleb",
-        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
-        epilog="\n\n".join(__doc__.split("\n\n")[2:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _arguments.docstring_parser("kerasemo.experiments.build_emovoxceleb", __doc__)
     add_build_arguments(parser, engine="local")
     return parser
 
@@ -78,27 +87,17 @@ def add_build_arguments(parser: argparse.ArgumentParser, *, engine: str) -> None
         "instead of a teacher; also reads this tool's frame_logits.mat",
     )
     output = parser.add_argument_group("output")
-    output.add_argument(
-        "--out",
-        type=pathlib.Path,
-        default=pathlib.Path("tfrecords") / "emovoxceleb",
-        help="output folder (default: tfrecords/emovoxceleb); rerun to resume",
-    )
-    output.add_argument(
-        "--audio",
-        choices=("spectrogram", "waveform"),
-        default="spectrogram",
-        help="store the 257-bin float16 recipe spectrogram (default) or int16 waveform",
-    )
-    output.add_argument(
-        "--shard-mb", type=float, default=64.0, help="target shard size in MB (default 64)"
-    )
+    output.add_argument("--out", type=pathlib.Path, default=pathlib.Path("tfrecords") / "emovoxceleb",
+                        help="output folder; rerun to resume")
+    output.add_argument("--audio", choices=AUDIO_KINDS, default=DEFAULTS.audio,
+                        help="store the 257-bin float16 recipe spectrogram or int16 waveform")
+    output.add_argument("--shard-mb", type=float, default=DEFAULTS.shard_mb, help="target shard size in MB")
     output.add_argument(
         "--splits",
-        choices=("seeded", "file"),
-        default="seeded",
-        help="identity-disjoint splits from the seed and config.splits (default), or the "
-        "logits file's own sets (with --logits)",
+        choices=SPLIT_SOURCES,
+        default=DEFAULTS.split_source,
+        help="identity-disjoint splits from the seed and config.splits, or the logits file's own sets "
+        "(with --logits)",
     )
     if engine == "local":
         parts = parser.add_argument_group("several processes or machines")
@@ -127,44 +126,35 @@ def add_build_arguments(parser: argparse.ArgumentParser, *, engine: str) -> None
     frames.add_argument(
         "--context-margin",
         type=float,
-        default=0.0,
+        default=DEFAULTS.context_margin,
         help="context around the face box on every side, as a fraction of its longer side "
-        "(default 0.0: the box, squared, as the authors feed their teacher)",
+        "(0.0: the box, squared, as the authors feed their teacher)",
     )
-    frames.add_argument(
-        "--border",
-        choices=("pad", "clamp"),
-        default="pad",
-        help="crop windows leaving the frame: zero-pad (default) or move inside",
-    )
+    frames.add_argument("--border", choices=BORDERS, default=DEFAULTS.border,
+                        help="crop windows leaving the frame: zero-pad or move inside")
     frames.add_argument(
         "--video-crop",
-        choices=("auto", "box", "whole"),
-        default="auto",
+        choices=VIDEO_CROPS,
+        default=DEFAULTS.video_crop,
         help="crop decoded video frames with the txt box, or use them whole (already face "
         "crops); auto: whole for VoxCeleb2's 224x224 clips, box otherwise",
     )
     frames.add_argument(
         "--jpeg-center-crop",
         type=float,
-        default=1.0,
-        help="centred fraction of each extracted JPEG to keep (default 1.0: as is; the authors "
-        "use 0.625 = 1/1.6 on their 1.6x-context crops)",
+        default=DEFAULTS.jpeg_center_crop,
+        help="centred fraction of each extracted JPEG to keep (1.0: as is; the authors use "
+        "0.625 = 1/1.6 on their 1.6x-context crops)",
     )
     run = parser.add_argument_group("execution")
-    run.add_argument(
-        "--batch-size", type=int, default=64, help="face crops per teacher batch (default 64)"
-    )
+    run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                     help="face crops per teacher batch")
     if engine == "local":
-        run.add_argument(
-            "--workers",
-            type=int,
-            default=2,
-            help="decoding threads running ahead of the teacher (default 2; 0: no threads at "
-            "all)",
-        )
+        run.add_argument("--workers", type=int, default=DEFAULTS.workers,
+                         help="decoding threads running ahead of the teacher (0: none)")
         run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    config_lib.add_config_arguments(parser, default="paper")
+    config_lib.add_config_arguments(parser)
+    _arguments.add_verbosity_arguments(parser)
 
 
 def check_build_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -172,36 +162,27 @@ def check_build_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
     if args.root is None or args.layout is None:
         parser.error("--root and --layout are required (unless --finalize)")
     if args.teacher is None and args.logits is None:
-        parser.error("give --teacher PATH (a face teacher) or --logits FILE (released logits)")
+        parser.error(f"give --teacher PATH ({TEACHER_HINT}) or --logits FILE (released logits)")
     if args.splits == "file" and args.logits is None:
         parser.error("--splits file needs --logits (the file's own sets)")
     if not args.root.is_dir():
         raise SystemExit(f"error: --root '{args.root}' does not exist or is not a folder.")
+    if args.teacher is not None and not args.teacher.is_file():
+        raise SystemExit(f"error: Teacher file not found: '{args.teacher}' ({TEACHER_HINT}).")
 
 
 def options_from_args(args: argparse.Namespace, **engine_options):
     """`emovoxceleb.BuildOptions` from the shared arguments plus the engine's own ones."""
-    from kerasemo.data import emovoxceleb
-
     with _arguments.one_line_errors():
-        return emovoxceleb.BuildOptions(
-            audio=args.audio,
-            shard_mb=args.shard_mb,
-            context_margin=args.context_margin,
-            border=args.border,
-            video_crop=args.video_crop,
-            jpeg_center_crop=args.jpeg_center_crop,
-            batch_size=args.batch_size,
-            split_source=args.splits,
-            **engine_options,
+        return BuildOptions(
+            **_arguments.named(args, *SHARED_OPTIONS), split_source=args.splits, **engine_options
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = _arguments.parse(parser, argv)
-    experiment = _arguments.load_experiment(args)
-
+    args, experiment = _arguments.start(parser, argv)
+    quiet.import_tensorflow_quietly()
     from kerasemo.data import emovoxceleb
     from kerasemo.data.build_stage import build_from_config
 
@@ -222,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         num_parts=args.num_shards,
         part_index=args.shard_index,
         workers=args.workers,
-        progress=not args.no_progress,
+        progress=_arguments.progress_bars(args) and not args.no_progress,
     )
     with _arguments.one_line_errors(emovoxceleb.PlanMismatchError):
         result = build_from_config(

@@ -58,18 +58,16 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kerasemo import quiet  # noqa: E402
 from kerasemo.experiments import _arguments, build_emovoxceleb  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    sections = __doc__.split("\n\n")
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.build_emovoxceleb_beam",
-        description=sections[0] + "\n\n" + sections[1],
-        epilog="\n\n".join(sections[2:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = _arguments.docstring_parser(
+        "kerasemo.experiments.build_emovoxceleb_beam",
+        __doc__,
         allow_abbrev=False,  # abbreviations would take Beam's options for ours
     )
     build_emovoxceleb.add_build_arguments(parser, engine="beam")
@@ -110,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     experiment = _arguments.load_experiment(args)
     build_emovoxceleb.check_build_arguments(parser, args)
     options = build_emovoxceleb.options_from_args(args, progress=False)
+    quiet.import_tensorflow_quietly()
     with _arguments.one_line_errors(ImportError):
         from kerasemo.data import beam_build
     _check_pipeline_arguments(parser, beam_args)
@@ -118,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from kerasemo.data.build_stage import file_labeller, scan_tracks
 
     # Beam's workers load the teacher themselves (once per process): only a logits file is
-    # read here; a missing teacher is reported before the scan, which can take a while.
-    if args.logits is None and not args.teacher.is_file():
-        raise SystemExit(f"error: Teacher file not found: '{args.teacher}'.")
+    # read here (check_build_arguments reported a missing teacher before the scan).
     with _arguments.one_line_errors(emovoxceleb.PlanMismatchError):
         labeller = None if args.logits is None else file_labeller(args.logits)
         tracks, report = scan_tracks(experiment, args.root, args.layout)

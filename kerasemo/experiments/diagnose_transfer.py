@@ -13,6 +13,9 @@ Outputs (in ``--out``): ``diagnosis.json`` (every measurement), ``diagnosis.md``
 words), ``learning_curves.png`` (ground-truth ROC AUC on unheard tracks and speaker-independent
 linear-probe accuracy on the acted sets against SGD steps) and one run folder per student.
 
+It runs on the synthetic corpus only, so its preset is ``demo`` unless ``--config`` says
+otherwise. Redirected to a file, training writes one line per epoch; ``-q`` only warnings.
+
 Examples:
 
     python -m kerasemo.experiments.diagnose_transfer
@@ -32,11 +35,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
-from kerasemo import demo  # noqa: E402
+from kerasemo import demo, quiet  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
 
 DEFAULT_OUT = pathlib.Path("runs") / "diagnosis"
-from kerasemo.evaluation.diagnosis import PREVIOUS_RECIPE  # noqa: E402
 
 
 def _variant(text: str) -> tuple[str, list[str]]:
@@ -52,20 +54,21 @@ def _variant(text: str) -> tuple[str, list[str]]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _arguments.docstring_parser("kerasemo.experiments.diagnose_transfer", __doc__)
     parser.add_argument("--corpus", type=pathlib.Path, default=demo.DEFAULT_CORPUS,
-                        help=f"synthetic corpus (default: {demo.DEFAULT_CORPUS})")
+                        help="the main job's synthetic corpus")
     parser.add_argument("--shards", type=pathlib.Path, default=demo.DEFAULT_SHARDS,
-                        help=f"its distillation shards (default: {demo.DEFAULT_SHARDS})")
-    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
-                        help=f"output folder (default: {DEFAULT_OUT})")
+                        help="its distillation shards")
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument(
         "--variant", action="append", type=_variant, metavar="NAME=OVERRIDE[,OVERRIDE...]",
         help="a setting to train and score, as --set overrides on --config; repeatable "
-        "(default: demo= and previous=" + ",".join(PREVIOUS_RECIPE) + ")",
+        "(default: demo= and previous=, the demo recipe before log magnitudes, 257 bins and the "
+        "higher learning rate)",
     )
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle student")
     parser.add_argument("--every", type=_arguments.positive_int, default=2,
-                        help="score the students every N epochs (default: 2)")
-    config_lib.add_config_arguments(parser, default="demo")
+                        help="score the students every N epochs")
+    config_lib.add_config_arguments(parser, default=config_lib.DEMO_PRESET)
+    _arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -77,13 +80,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"error: {str(folder)!r} does not exist; the diagnosis reads the main job's {what}: "
                 "run `python -m kerasemo.experiments.distill` first (or pass --corpus/--shards)."
             )
-    variants = dict(args.variant) if args.variant else {"demo": [], "previous": list(PREVIOUS_RECIPE)}
-    from kerasemo.evaluation.diagnosis import diagnose_transfer
+    quiet.import_tensorflow_quietly()
+    from kerasemo.evaluation.diagnosis import PREVIOUS_RECIPE, diagnose_transfer
 
+    variants = dict(args.variant) if args.variant else {"demo": [], "previous": list(PREVIOUS_RECIPE)}
     with _arguments.one_line_errors():  # a ConfigError (a ValueError) for a bad --variant
         diagnose_transfer(
             experiment, args.corpus, args.shards, args.out, variants=variants,
-            oracle=not args.no_oracle, every=args.every,
+            oracle=not args.no_oracle, every=args.every, verbose=_arguments.keras_verbosity(args),
         )
     print((args.out / "diagnosis.md").read_text())
     print(f"learning curves: {args.out / 'learning_curves.png'}")

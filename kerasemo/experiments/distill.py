@@ -19,12 +19,19 @@ TensorBoard logs, ``auc.md``/``auc.json``, per-split logits (``*_logits.npz``) a
 ``config.toml`` and, once finished, ``complete.json``. An interrupted run resumes from its last
 finished epoch when rerun with the same ``--out``; a finished one is kept (the rerun says so and
 changes nothing) unless ``--force``; a run directory of other settings is refused, naming them.
+Before any epoch the shards' own records (``plan.json``, ``config.toml``, the records) are
+compared with the configuration: another frame timing or sample rate stops the run, naming the
+setting and the fix; other split fractions, seed or preset are a warning.
+
+The default preset follows what is asked: ``demo`` for the embedded default (no ``--data``),
+``paper`` for shards of real data (``--data``); ``--config`` always wins. Redirected to a file,
+training writes one line per epoch instead of progress bars; ``-q`` only warnings.
 
 Examples:
 
     python -m kerasemo.experiments.distill
-    python -m kerasemo.experiments.distill --config paper --data tfrecords/emovoxceleb --out runs/paper
-    python -m kerasemo.experiments.distill --data tfrecords/demo --set distill.epochs=2
+    python -m kerasemo.experiments.distill --data tfrecords/emovoxceleb --out runs/paper
+    python -m kerasemo.experiments.distill --data tfrecords/demo --config demo --set distill.epochs=2
     python -m kerasemo.experiments.distill --data tfrecords/emovoxceleb --strategy mirrored
     TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker", "index": 0}}' \
         python -m kerasemo.experiments.distill --data shared/emovoxceleb --out shared/runs/paper \
@@ -41,31 +48,31 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kerasemo import config as config_lib  # noqa: E402
-from kerasemo import demo  # noqa: E402
+from kerasemo import demo, quiet  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
 from kerasemo.strategies import add_strategy_argument  # noqa: E402
+from kerasemo.training.runtime import PRECISIONS  # noqa: E402
 
 DEFAULT_OUT = pathlib.Path("runs") / "distill"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _arguments.docstring_parser("kerasemo.experiments.distill", __doc__)
-    parser.add_argument(
+    _arguments.add_data_arguments(
+        parser,
         "--data",
-        type=pathlib.Path,
         help="folder of EmoVoxCeleb-style shards (train-*, heard_val-*, unheard_val-*); "
         "default: the embedded synthetic corpus's shards, built on first use",
     )
     parser.add_argument(
         "--out",
         type=pathlib.Path,
-        help=f"run directory (default: {DEFAULT_OUT}; {demo.DEFAULT_WORK}/distill for the "
+        help=f"run directory (default: {DEFAULT_OUT}; {demo.DEFAULT_STUDENT.parent} for the "
         "embedded default)",
     )
     parser.add_argument(
         "--precision",
-        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+        choices=PRECISIONS,
         help="override distill.precision (auto: mixed_float16 on a GPU, float32 on CPU)",
     )
     parser.add_argument(
@@ -76,25 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_strategy_argument(parser)
     embedded = parser.add_argument_group("embedded default (no --data)")
-    embedded.add_argument(
-        "--corpus",
-        type=pathlib.Path,
-        default=demo.DEFAULT_CORPUS,
-        help=f"synthetic corpus folder (default: {demo.DEFAULT_CORPUS})",
-    )
-    embedded.add_argument(
-        "--work",
-        type=pathlib.Path,
-        default=demo.DEFAULT_WORK,
-        help=f"folder for the teacher, distillation and probe runs (default: {demo.DEFAULT_WORK})",
-    )
-    embedded.add_argument(
-        "--shards",
-        type=pathlib.Path,
-        default=demo.DEFAULT_SHARDS,
-        help=f"folder for the demo shards (default: {demo.DEFAULT_SHARDS})",
-    )
-    config_lib.add_config_arguments(parser, default="demo")
+    embedded.add_argument("--corpus", type=pathlib.Path, default=demo.DEFAULT_CORPUS,
+                          help="synthetic corpus folder")
+    embedded.add_argument("--work", type=pathlib.Path, default=demo.DEFAULT_WORK,
+                          help="folder for the teacher, distillation and probe runs")
+    embedded.add_argument("--shards", type=pathlib.Path, default=demo.DEFAULT_SHARDS,
+                          help="folder for the demo shards")
+    _arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -110,26 +105,25 @@ def main(argv: list[str] | None = None) -> int:
             "embedded default runs on one device."
         )
     # TensorFlow loads only now, so --help and argument errors are instant.
-    from kerasemo.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
+    quiet.import_tensorflow_quietly()
     from kerasemo import distribute
     from kerasemo.training import distill
 
     with _arguments.one_line_errors():
         # Before anything else runs TensorFlow: a multi-worker strategy must exist first.
         strategy = distribute.make_strategy(args.strategy)
+    verbose = _arguments.keras_verbosity(args)
     if args.data is None:
         with _arguments.one_line_errors():
             table = demo.run_demo(
-                experiment, corpus=args.corpus, work=args.work, shards=args.shards, out=args.out,
-                force=args.force,
+                experiment, **_arguments.named(args, "corpus", "work", "shards", "out", "force"),
+                verbose=verbose,
             )
         print(table)
         return 0
     out = args.out or DEFAULT_OUT
     with _arguments.one_line_errors():
-        result = distill(experiment, args.data, out, strategy=strategy, force=args.force)
+        result = distill(experiment, args.data, out, strategy=strategy, force=args.force, verbose=verbose)
     if not result.is_chief:
         print(
             f"worker finished {result.epochs_run} epochs in {result.seconds:.0f} s; final student "

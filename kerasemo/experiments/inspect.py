@@ -6,10 +6,14 @@ NumPy reference, draws it, builds the student of the chosen preset, checks every
 shape against the paper's Table 4 for a 4-second crop, and runs the (untrained) student over the
 whole clip. It trains nothing; the emotion scores it prints come from random weights.
 
-Example:
+The default preset follows what is asked: ``demo`` for the generated clip, ``paper`` for an
+audio file of yours; ``--config`` always wins.
+
+Examples:
 
     python -m kerasemo.experiments.inspect                     # a generated speech-like clip
-    python -m kerasemo.experiments.inspect interview.m4a --config paper --out runs/inspect
+    python -m kerasemo.experiments.inspect interview.m4a --out runs/inspect   # the paper's student
+    python -m kerasemo.experiments.inspect interview.m4a --config demo        # the demo's student
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo import quiet  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -47,15 +52,11 @@ TABLE4_SHAPES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.inspect",
-        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
+    parser = _arguments.docstring_parser("kerasemo.experiments.inspect", __doc__)
+    _arguments.add_data_arguments(
+        parser,
         "audio",
         nargs="?",
-        type=pathlib.Path,
         help="audio or video file (wav, flac, m4a, mp4, avi, ...); default: a generated 6 s "
         "speech-like clip",
     )
@@ -63,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=pathlib.Path,
         default=pathlib.Path("runs") / "inspect",
-        help="directory for the spectrogram PNG and the JSON summary (default: runs/inspect)",
+        help="directory for the spectrogram PNG and the JSON summary",
     )
-    config_lib.add_config_arguments(parser, default="demo")
+    _arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -98,7 +99,7 @@ def _plot_spectrogram(spectrogram, path: pathlib.Path, title: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args, experiment = _arguments.start(build_parser(), argv)
-
+    quiet.import_tensorflow_quietly()
     import keras
     import numpy as np
 

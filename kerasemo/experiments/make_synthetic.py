@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from kerasemo.data.synthetic import PRESETS, CorpusExistsError, generate_corpus
@@ -51,28 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-contact-sheet", action="store_true", help="skip contact_sheet.png (saves about a second)"
     )
     parser.add_argument(
-        "--workers", type=int, default=None,
+        "--workers", type=_arguments.positive_int, default=None,
         help="processes generating faces, tracks and acted speech side by side (default: "
         "min(2, CPU count); 1 = one process); the files do not depend on it",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars; warnings only")
+    _arguments.add_verbosity_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _arguments.parse(build_parser(), argv)
     if args.seed < 0:
         raise SystemExit(f"error: --seed must be >= 0; received {args.seed}.")
-    if args.workers is not None and args.workers < 1:
-        raise SystemExit(f"error: --workers must be >= 1; received {args.workers}.")
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     with _arguments.one_line_errors(CorpusExistsError):
         summary = generate_corpus(
             args.out,
             preset=args.preset,
             seed=args.seed,
             overwrite=args.overwrite,
-            progress=not args.quiet,
+            progress=_arguments.progress_bars(args),
             contact_sheet=not args.no_contact_sheet,
             workers=args.workers,
         )

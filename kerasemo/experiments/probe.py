@@ -21,9 +21,13 @@ included) and ``DIR/probe_head.json`` (``class_names``, index i = output i, with
 clip counts and the student file's SHA-256); `kerasemo.evaluation.probing.load_probe_head`
 reads both.
 
+``--student`` defaults to the main job's student (``runs/demo/distill/student.keras``, written by
+``python -m kerasemo.experiments.distill``); the preset to ``paper`` (``--config`` to change it).
+
 Examples:
 
     python -m kerasemo.experiments.probe --dataset rml --root /data/rml --student runs/distill/student.keras
+    python -m kerasemo.experiments.probe --dataset rml --root data/synthetic/rml   # the main job's student
     python -m kerasemo.experiments.probe --dataset enterface --root "/data/enterface database" \\
         --student student.keras --teacher teacher.keras --protocol random10
     python -m kerasemo.experiments.probe --dataset csv --root my_set/manifest.csv --student student.keras
@@ -34,7 +38,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pathlib
 import sys
@@ -43,13 +46,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo import demo, quiet  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
-
-logger = logging.getLogger(__name__)
 
 DATASETS = ("rml", "enterface", "cremad", "ravdess", "csv")
 DEFAULT_OUT = pathlib.Path("runs") / "probe"
 DEFAULT_CACHE = pathlib.Path("runs") / "cache"
+# ProbeOptions fields that are flags of the same name.
+PROBE_OPTIONS = ("protocol", "forest_trees", "face_crop", "max_pad_fraction", "ravdess_calm", "include_song")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=pathlib.Path,
         help="dataset folder (for csv: the manifest file; paths in it are relative to its folder)",
     )
-    parser.add_argument("--student", required=True, type=pathlib.Path, help="student .keras file")
+    parser.add_argument("--student", type=pathlib.Path, default=demo.DEFAULT_STUDENT,
+                        help="student .keras file (default: the main job's, %(default)s)")
     parser.add_argument(
         "--teacher", type=pathlib.Path, help="face teacher .keras file (rows for sets with video)"
     )
@@ -72,95 +77,73 @@ def build_parser() -> argparse.ArgumentParser:
         help="cross-validation protocol(s) (default both; with both, evaluation.probe_protocol "
         "(random10 unless --set) is the primary one, drawn in confusion.png)",
     )
-    parser.add_argument("--folds", type=int, help="override evaluation.probe_folds (10)")
-    parser.add_argument("--seed", type=int, help="override evaluation.probe_seed (0)")
-    parser.add_argument(
-        "--out", type=pathlib.Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=pathlib.Path,
-        default=DEFAULT_CACHE,
-        help=f"embedding cache (default {DEFAULT_CACHE})",
-    )
+    parser.add_argument("--folds", type=int, help="override evaluation.probe_folds (the preset's)")
+    parser.add_argument("--seed", type=int, help="override evaluation.probe_seed (the preset's)")
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--cache-dir", type=pathlib.Path, default=DEFAULT_CACHE, help="embedding cache")
     parser.add_argument("--no-cache", action="store_true", help="recompute every embedding")
     parser.add_argument(
         "--no-acoustic", action="store_true", help="skip the eGeMAPS + random forest baseline"
     )
-    parser.add_argument(
-        "--forest-trees", type=int, default=300, help="trees of the acoustic random forest (300)"
-    )
-    parser.add_argument(
-        "--ravdess-calm",
-        choices=("drop", "neutral"),
-        default="drop",
-        help="RAVDESS 'calm': drop it (default) or merge it into neutral",
-    )
+    parser.add_argument("--forest-trees", type=_arguments.positive_int, default=300,
+                        help="trees of the acoustic random forest")
+    parser.add_argument("--ravdess-calm", choices=("drop", "neutral"), default="drop",
+                        help="RAVDESS 'calm': drop it or merge it into neutral")
     parser.add_argument("--include-song", action="store_true", help="RAVDESS: read the song channel too")
-    parser.add_argument(
-        "--face-crop",
-        choices=("center", "full"),
-        default="center",
-        help="teacher input: centred square of each frame (default) or the whole frame",
-    )
-    parser.add_argument(
-        "--max-pad-fraction",
-        type=float,
-        default=0.0,
-        help="batch clips whose lengths differ by up to this fraction (padding; default 0 = exact)",
-    )
+    parser.add_argument("--face-crop", choices=("center", "full"), default="center",
+                        help="teacher input: centred square of each frame or the whole frame")
+    parser.add_argument("--max-pad-fraction", type=float, default=0.0,
+                        help="batch clips whose lengths differ by up to this fraction (padding; 0: exact)")
     parser.add_argument(
         "--save-head",
         type=pathlib.Path,
         metavar="DIR",
         help="also fit the probe on all clips and save it in DIR (probe_head.keras + probe_head.json)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    config_lib.add_config_arguments(parser, default="paper")
+    config_lib.add_config_arguments(parser)
+    _arguments.add_verbosity_arguments(parser)
     return parser
 
 
+def _probe_overrides(args) -> list[str]:
+    """``--folds`` and ``--seed`` as the ``--set`` overrides they stand for."""
+    flags = {"evaluation.probe_folds": args.folds, "evaluation.probe_seed": args.seed}
+    return [f"{key}={value}" for key, value in flags.items() if value is not None]
+
+
+def _check_models(args) -> None:
+    """Stops when the student or the teacher file is missing, saying who writes the default."""
+    if not args.student.is_file():
+        writer = (
+            "; the main job writes it there: run `python -m kerasemo.experiments.distill` first, "
+            "or pass --student PATH"
+            if args.student == demo.DEFAULT_STUDENT
+            else ""
+        )
+        raise SystemExit(f"error: --student {str(args.student)!r} does not exist{writer}.")
+    if args.teacher is not None and not args.teacher.is_file():
+        raise SystemExit(f"error: --teacher {str(args.teacher)!r} does not exist.")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    overrides = list(args.overrides)
-    if args.folds is not None:
-        overrides.append(f"evaluation.probe_folds={args.folds}")
-    if args.seed is not None:
-        overrides.append(f"evaluation.probe_seed={args.seed}")
-    try:
-        experiment = config_lib.apply_overrides(config_lib.load_config(args.config), overrides)
-    except config_lib.ConfigError as err:
-        raise SystemExit(f"error: {err}") from None
+    args, experiment = _arguments.start(build_parser(), argv, extra_overrides=_probe_overrides)
+    _check_models(args)
+    quiet.import_tensorflow_quietly()
     from kerasemo.audio import AudioDecodeError
     from kerasemo.evaluation.probing import ProbeOptions, run_probe
 
-    try:
+    with _arguments.one_line_errors():
         options = ProbeOptions.from_config(
             experiment,
             out_dir=args.out,
-            protocol=args.protocol,
             cache_dir=None if args.no_cache else args.cache_dir,
             acoustic=not args.no_acoustic,
-            forest_trees=args.forest_trees,
-            face_crop=args.face_crop,
-            max_pad_fraction=args.max_pad_fraction,
-            ravdess_calm=args.ravdess_calm,
-            include_song=args.include_song,
             head_dir=args.save_head,
-            progress=not args.quiet,
+            progress=_arguments.progress_bars(args),
+            **_arguments.named(args, *PROBE_OPTIONS),
         )
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
-    for name, path in (("--student", args.student), ("--teacher", args.teacher)):
-        if path is not None and not path.is_file():
-            raise SystemExit(f"error: {name} {str(path)!r} does not exist.")
-    try:
-        results = run_probe(
-            args.dataset, args.root, args.student, teacher=args.teacher, options=options
-        )
-    except (FileNotFoundError, NotADirectoryError, ValueError, AudioDecodeError) as err:
-        raise SystemExit(f"error: {err}") from None
+    with _arguments.one_line_errors(NotADirectoryError, AudioDecodeError):
+        results = run_probe(args.dataset, args.root, args.student, teacher=args.teacher, options=options)
     print(results.to_markdown())
     print("wrote " + ", ".join(results.files.values()))
     return 0

@@ -12,10 +12,14 @@ The run directory (``--out``) receives: ``teacher.keras`` (best validation model
 ``config.toml`` (the resolved configuration), ``run.json`` (data folder and command line),
 ``metrics.json`` and ``confusion_matrix.png``.
 
-Example:
+The default preset follows what is asked: ``paper`` with ``--data`` (real FERPlus files),
+``demo`` without it (the embedded synthetic faces); ``--config`` always wins. Redirected to a
+file, training writes one line per epoch instead of progress bars; ``-q`` only warnings.
+
+Examples:
 
     python -m kerasemo.experiments.train_teacher --data data/ferplus --out runs/teacher
-    python -m kerasemo.experiments.train_teacher --data data/ferplus --config paper --out runs/paper
+    python -m kerasemo.experiments.train_teacher --out runs/demo-teacher      # demo preset, synthetic faces
     python -m kerasemo.experiments.train_teacher --data data/ferplus --epochs 2 --set teacher.batch_size=32
     python -m kerasemo.experiments.train_teacher --out runs/teacher --resume   # after an interruption
     python -m kerasemo.experiments.train_teacher --data data/ferplus --config paper --strategy mirrored
@@ -38,35 +42,29 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
+from kerasemo import quiet  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
 from kerasemo.strategies import add_strategy_argument  # noqa: E402
+from kerasemo.training.runtime import PRECISIONS  # noqa: E402
 
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
+DEFAULT_OUT = pathlib.Path("runs") / "teacher"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasemo.experiments.train_teacher",
-        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
+    parser = _arguments.docstring_parser("kerasemo.experiments.train_teacher", __doc__)
+    _arguments.add_data_arguments(
+        parser,
         "--data",
-        type=pathlib.Path,
         help="folder holding fer2013.csv and fer2013new.csv (default: the embedded synthetic "
         "face set, generated under --cache-dir on first use)",
     )
-    parser.add_argument(
-        "--out",
-        type=pathlib.Path,
-        default=pathlib.Path("runs") / "teacher",
-        help="run directory (default: runs/teacher)",
-    )
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help="run directory")
     parser.add_argument(
         "--cache-dir",
         type=pathlib.Path,
         default=pathlib.Path("tfrecords"),
-        help="where face TFRecord shards are cached (default: tfrecords)",
+        help="where face TFRecord shards are cached",
     )
     parser.add_argument(
         "--epochs",
@@ -83,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--precision",
-        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+        choices=PRECISIONS,
         default="auto",
         help="dtype policy: auto = mixed_float16 on a GPU, float32 otherwise (logits are "
         "float32 either way)",
@@ -91,24 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_strategy_argument(parser)
     parser.add_argument(
         "--jit-compile",
-        choices=("auto", "true", "false"),
+        choices=tuple(JIT_COMPILE),
         default="auto",
-        help="XLA compilation of the train step (Keras' jit_compile; default auto)",
+        help="XLA compilation of the train step (Keras' jit_compile)",
     )
     parser.add_argument(
         "--baseline-max-iter",
         type=_arguments.positive_int,
         default=200,
-        help="solver iterations per C of the logistic-regression baseline (default 200)",
+        help="solver iterations per C of the logistic-regression baseline",
     )
-    parser.add_argument(
-        "--verbose",
-        type=int,
-        choices=(0, 1, 2),
-        default=1,
-        help="Keras fit verbosity: 1 = progress bar (default), 2 = one line per epoch",
-    )
-    config_lib.add_config_arguments(parser, default="demo")
+    _arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -125,9 +116,7 @@ def _experiment(args) -> config_lib.ExperimentConfig:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments.parse(build_parser(), argv)
     # TensorFlow loads only now, so --help and argument errors are instant.
-    from kerasemo.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
+    quiet.import_tensorflow_quietly()
     from kerasemo import distribute
     from kerasemo.training import train_teacher
     from kerasemo.training.teacher import CHECKPOINT, METRICS
@@ -147,14 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             experiment,
             args.data,
             args.out,
-            cache_dir=args.cache_dir,
-            epochs=args.epochs,
-            resume=args.resume,
-            precision=args.precision,
+            **_arguments.named(args, "cache_dir", "epochs", "resume", "precision", "baseline_max_iter"),
             strategy=strategy,
             jit_compile=JIT_COMPILE[args.jit_compile],
-            baseline_max_iter=args.baseline_max_iter,
-            verbose=args.verbose,
+            verbose=_arguments.keras_verbosity(args),
             command=list(argv if argv is not None else sys.argv[1:]),
         )
     if not result.is_chief:

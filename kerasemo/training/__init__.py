@@ -12,6 +12,10 @@ batch-mean loss), `kerasemo.training.runtime` (determinism, accelerator, dtype p
 `kerasemo.training.callbacks` (`SaveBestStudent`) and `kerasemo.training.run_record` (a
 finished run's ``complete.json``).
 
+The names below are loaded on first use: importing the package (or one of its light modules,
+such as `kerasemo.training.teacher` for its file names) does not load Keras, so an entry point's
+``--help`` stays instant.
+
 Example:
 
 >>> from kerasemo.training import authors_learning_rate
@@ -19,43 +23,41 @@ Example:
 0.0064
 """
 
-from kerasemo.training.callbacks import SaveBestStudent
-from kerasemo.training.distillation import (
-    DistillResult,
-    RunConfigMismatchError,
-    build_distiller,
-    collect_logits,
-    distill,
-)
-from kerasemo.training.runtime import PRECISIONS, accelerator_available, enable_determinism, resolve_precision
-from kerasemo.training.schedules import (
-    attach_weight_decay,
-    authors_learning_rate,
-    authors_weight_decay,
-    learning_rate_schedule,
-    log_spaced_schedule,
-)
-from kerasemo.training.teacher import TeacherResult, default_data, train_teacher
-from kerasemo.training.teacher_evaluation import logistic_regression_baseline
+import importlib
 
-__all__ = [
-    "PRECISIONS",
-    "DistillResult",
-    "RunConfigMismatchError",
-    "SaveBestStudent",
-    "TeacherResult",
-    "accelerator_available",
-    "attach_weight_decay",
-    "authors_learning_rate",
-    "authors_weight_decay",
-    "build_distiller",
-    "collect_logits",
-    "default_data",
-    "distill",
-    "enable_determinism",
-    "learning_rate_schedule",
-    "log_spaced_schedule",
-    "logistic_regression_baseline",
-    "resolve_precision",
-    "train_teacher",
-]
+_HOMES = {
+    "SaveBestStudent": "callbacks",
+    "DistillResult": "distillation",
+    "RunConfigMismatchError": "distillation",
+    "build_distiller": "distillation",
+    "collect_logits": "distillation",
+    "distill": "distillation",
+    "PRECISIONS": "runtime",
+    "accelerator_available": "runtime",
+    "enable_determinism": "runtime",
+    "resolve_precision": "runtime",
+    "attach_weight_decay": "schedules",
+    "authors_learning_rate": "schedules",
+    "authors_weight_decay": "schedules",
+    "learning_rate_schedule": "schedules",
+    "log_spaced_schedule": "schedules",
+    "TeacherResult": "teacher",
+    "default_data": "teacher",
+    "train_teacher": "teacher",
+    "logistic_regression_baseline": "teacher_evaluation",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    """Loads a public name from its module on first use (PEP 562)."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'kerasemo.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"kerasemo.training.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

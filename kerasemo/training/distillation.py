@@ -383,7 +383,8 @@ def distill(
             TensorFlow's default strategy. ``distill.batch_size`` is the global batch; in a
             multi-worker run every worker reads its own training shard files and only the chief
             writes into `out` and evaluates (`kerasemo.distribute`).
-        verbose: Keras progress-bar setting.
+        verbose: Keras' ``verbose=``: 0 silent, 1 a progress bar, 2 one line per epoch (for
+            output redirected to a file); "auto" is 1.
         extra_callbacks: more Keras callbacks (appended after the run's own; chief only).
         force: remove a previous run's outputs in `out` (finished or not, any settings) and
             train again.
@@ -395,6 +396,10 @@ def distill(
         FileNotFoundError: when a split has no shards.
         ShardIntegrityError: (a ValueError) before any epoch, when a shard is corrupt,
             truncated, changed or missing; the message names it and how to rebuild it.
+        ShardConfigMismatchError: (a ValueError) before any epoch, when the shards were built
+            with another frame timing, sample rate or record format than `experiment` reads
+            (`kerasemo.data.shard_config`); the message names each setting, both values and
+            the fix. Other recorded differences (split fractions, seed, preset) are logged.
         RunConfigMismatchError: (a ValueError) when `out` holds a run of other settings; the
             message names each differing setting with both values.
         ValueError: when there are fewer training tracks than one batch, or the batch or the
@@ -407,6 +412,7 @@ def distill(
     import keras
 
     from kerasemo import distribute
+    from kerasemo.data.shard_config import check_shard_config
     from kerasemo.training.runtime import enable_determinism
 
     start = time.time()
@@ -426,6 +432,7 @@ def distill(
     else:
         keras.utils.set_random_seed(experiment.seed)
     records = _verify(data_dir)
+    check_shard_config(data_dir, experiment)  # the frame timing and format the shards were built with
     train, val, num_train, steps_per_epoch = _training_data(experiment, data_dir, strategy, records)
     distiller, precision = _compiled_distiller(experiment, steps_per_epoch, strategy)
     callbacks, best = _callbacks(out_dir, role.is_chief, extra_callbacks)

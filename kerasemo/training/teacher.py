@@ -364,7 +364,7 @@ def train_teacher(
             writes the run and tests it.
         jit_compile: Keras' ``jit_compile`` for the train step (``"auto"``, True or False).
         baseline_max_iter: solver iterations per C of the logistic-regression baseline.
-        verbose: Keras fit verbosity.
+        verbose: Keras' ``verbose=``: 0 silent, 1 a progress bar, 2 one line per epoch.
         command: the command line recorded in ``run.json``.
 
     Returns:
