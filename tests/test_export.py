@@ -94,11 +94,12 @@ def _speech(seconds, seed, f0=140.0):
 # SavedModel.
 
 
-def test_saved_model_has_both_signatures_with_named_outputs(exported):
+def test_saved_model_has_its_three_signatures_with_named_outputs(exported):
     loaded = tf.saved_model.load(str(exported["out"] / "1"))
-    assert set(loaded.signatures) == {"serving_default", "spectrogram"}
+    assert set(loaded.signatures) == {"serving_default", "waveforms_with_lengths", "spectrogram"}
     for name, (key, shape) in {
         "serving_default": ("waveform", [None, None]),
+        "waveforms_with_lengths": ("waveform", [None, None]),
         "spectrogram": ("spectrogram", [None, 257, None]),
     }.items():
         function = loaded.signatures[name]
@@ -182,6 +183,8 @@ def test_saved_model_cli_show_lists_the_signatures(exported):
         "outputs['embedding'] tensor_info",
         "signature_def['spectrogram']",
         "shape: (-1, 257, -1)",
+        "signature_def['waveforms_with_lengths']",
+        "inputs['length'] tensor_info",
     ):
         assert expected in text
 
@@ -193,7 +196,8 @@ def test_saved_model_cli_show_lists_the_signatures(exported):
 def _litert_outputs(path, clips):
     interpreter = Interpreter(model_path=str(path))
     runner = interpreter.get_signature_runner("serving_default")
-    outputs = [runner(waveform=clip[None, :]) for clip in clips]
+    length = np.array([clips.shape[1]], np.int32)
+    outputs = [runner(waveform=clip[None, :], length=length) for clip in clips]
     names = ("logits", "probabilities", "embedding")
     return {k: np.concatenate([o[k] for o in outputs]) for k in names}
 
@@ -234,6 +238,7 @@ def test_tflite_models_use_builtin_ops_only_and_shrink(exported):
         interpreter.allocate_tensors()
         details = interpreter.get_signature_runner("serving_default").get_input_details()
         assert list(details["waveform"]["shape"]) == [1, export.WINDOW_SAMPLES]
+        assert list(details["length"]["shape"]) == [1] and details["length"]["dtype"] == np.int32
         sizes[variant] = path.stat().st_size
     assert sizes["int8"] < sizes["float16"] < sizes["float32"]
 
@@ -268,6 +273,10 @@ def test_model_card_describes_the_export(exported):
             assert entry["bytes"] == path.stat().st_size
     assert set(card["files"]) >= {"saved_model", "tflite_float32", "tflite_float16", "tflite_int8"}
     assert card["parity"]["saved_model"]["overall"]["max_abs_probability"] <= TOLERANCE
+    assert export.within_tolerance(card["parity"]["saved_model"]["lengths/padded_batch"])
+    assert export.within_tolerance(card["parity"]["tflite_float32"]["padded_with_length"])
+    assert set(card["signatures"]["waveforms_with_lengths"]["inputs"]) == {"waveform", "length"}
+    assert "head" not in card
     assert card["training"]["preset"] == "demo"
     assert card["training"]["config"]["student"]["fc6_units"] == 256
     assert card["metrics"]["auc_vs_teacher"] == AUC
@@ -332,8 +341,14 @@ def test_student_saved_under_mixed_precision_loads_and_rebuilds(tmp_path):
 
 
 def test_export_cli_reports_a_missing_student(tmp_path):
-    with pytest.raises(SystemExit, match="error: No student model at"):
+    with pytest.raises(SystemExit, match="nope.keras not found; the main job .* writes it at"):
         export_cli.main(["--student", str(tmp_path / "nope.keras"), "--out", str(tmp_path / "o")])
+
+
+def test_export_cli_defaults_to_the_main_jobs_student(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"runs/demo/distill/student.keras not found"):
+        export_cli.main([])
 
 
 def test_export_cli_rejects_a_model_that_is_not_a_student(tmp_path):
@@ -385,6 +400,7 @@ def test_student_built_for_300_frame_crops_exports_a_300_frame_window(tmp_path):
     interpreter = Interpreter(model_path=str(report.files["tflite_float32"]))
     details = interpreter.get_signature_runner("serving_default").get_input_details()
     assert list(details["waveform"]["shape"]) == [1, 48_384]
+    assert report.parity["tflite_float32"]["padded_with_length"]["clips"] == 3
     # The SavedModel stays variable-length and records the window for the recogniser.
     saved = EmotionRecognizer.from_path(tmp_path / "w300")
     assert saved.window_samples is None and saved.default_window_samples == 48_384

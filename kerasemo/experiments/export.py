@@ -3,15 +3,21 @@ r"""Export a trained student: SavedModel (TF Serving), TFLite/LiteRT models, and
 Reads the ``student.keras`` that the distill stage saved and writes into ``--out``:
 
 - ``1/``: a SavedModel (the version folder TF Serving expects) with the signatures
-  ``serving_default`` (``waveform`` [batch, samples] float32 at 16 kHz, any length) and
-  ``spectrogram`` ([batch, bins, frames] linear magnitudes); outputs ``logits``,
-  ``probabilities`` and ``embedding`` (the paper's embedding, i.e. the logits), [batch, 8];
+  ``serving_default`` (``waveform`` [batch, samples] float32 at 16 kHz, any length),
+  ``waveforms_with_lengths`` (a zero-padded ``waveform`` batch and each clip's ``length``:
+  every clip gets its own answer) and ``spectrogram`` ([batch, bins, frames] linear
+  magnitudes); outputs ``logits``, ``probabilities`` and ``embedding`` (the paper's embedding,
+  i.e. the logits), [batch, 8];
 - ``kerasemo_float32.tflite``, ``kerasemo_float16.tflite``, ``kerasemo_int8.tflite``: one
   window of the student's training crop (its ``input_frames``, else the run's
-  ``frontend.crop_frames``, else the paper's 4.024 s = 64,384 samples), batch 1, TFLite builtin
-  ops only;
+  ``frontend.crop_frames``, else the paper's 4.024 s = 64,384 samples) and its valid
+  ``length`` (shorter clips zero-padded), batch 1, TFLite builtin ops only;
 - ``model_card.json`` (classes, input contract, front-end, student, sizes, parity, training
   settings and metrics of the run) and ``saved_model_cli.txt``.
+
+With ``--head DIR`` (a folder written by ``probe --save-head``) every model also returns
+``head_probabilities`` ([batch, K], the head's classes) and ``label`` (the most probable class
+name), and the model card lists the classes.
 
 The training front-end runs inside every model. A student trained under mixed precision is
 rebuilt in float32. Parity with the Keras model is measured on random and speech-like inputs
@@ -19,8 +25,8 @@ and the export fails (after writing the files) if a float32 model deviates by mo
 
 Examples:
 
-    python -m kerasemo.experiments.export --student runs/distill/student.keras \
-        --out saved_models/kerasemo
+    python -m kerasemo.experiments.export
+    python -m kerasemo.experiments.export --head runs/heads/rml --out saved_models/rml
     python -m kerasemo.experiments.export --student runs/paper/student.keras \
         --out saved_models/paper --variants float32,int8
 """
@@ -28,7 +34,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pathlib
 import sys
@@ -36,12 +41,12 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kerasemo import demo  # noqa: E402
 from kerasemo.experiments import _arguments  # noqa: E402
 from kerasemo.experiments._arguments import positive_int  # noqa: E402
 
-logger = logging.getLogger(__name__)
-
-DEFAULT_STUDENT = pathlib.Path("runs") / "distill" / "student.keras"
+DEFAULT_STUDENT = demo.DEFAULT_STUDENT
+"""Where the main job (`python -m kerasemo.experiments.distill`) writes its student."""
 DEFAULT_OUT = pathlib.Path("saved_models") / "kerasemo"
 VARIANTS = ("float32", "float16", "int8")
 
@@ -65,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--student",
         type=pathlib.Path,
         default=DEFAULT_STUDENT,
-        help=f"the distill stage's student.keras (default: {DEFAULT_STUDENT})",
+        help=f"the distill stage's student.keras (default: {DEFAULT_STUDENT}, the main job's)",
+    )
+    parser.add_argument(
+        "--head",
+        type=pathlib.Path,
+        help="a probe head folder (written by `python -m kerasemo.experiments.probe --save-head "
+        "DIR`) to build in: adds the outputs head_probabilities and label",
     )
     parser.add_argument(
         "--out",
@@ -116,7 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep going when float32 parity exceeds 1e-4 (the figures are still reported)",
     )
+    _arguments.add_verbosity_arguments(parser)
     return parser
+
+
+def _head_line(head: dict) -> str:
+    fitted = "yes" if head["matches_student"] else "NO (fitted on another student)"
+    return (
+        f"head: {len(head['classes'])} classes of {head['dataset'] or 'its set'} "
+        f"({', '.join(head['classes'])}); fitted on this student: {fitted}"
+    )
 
 
 def _summary(report) -> str:
@@ -142,17 +162,31 @@ def _summary(report) -> str:
             parity = ""
         name = os.path.relpath(path, report.out_dir)
         lines.append(f"{name:<28} {size / 2**20:>7.2f} MiB  {parity}")
+    if "head" in report.card:
+        lines += ["", _head_line(report.card["head"])]
     if report.converted_to_float32:
         lines += ["", "the student was mixed precision: exported as float32 (weights copied)"]
     return "\n".join(lines)
 
 
+def _check_student_exists(student: pathlib.Path) -> None:
+    if not student.is_file():
+        raise SystemExit(
+            f"error: {student} not found; the main job (`python -m kerasemo.experiments.distill`) "
+            f"writes it at {DEFAULT_STUDENT} (a distill run with --out DIR writes "
+            "DIR/student.keras); pass it with --student."
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = _arguments.parse(build_parser(), argv)
     if args.no_saved_model and not args.variants:
         raise SystemExit("error: nothing to export: --no-saved-model with --variants none.")
+    _check_student_exists(args.student)
 
+    from kerasemo.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from kerasemo import export
 
     try:
@@ -167,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             describe=not args.no_describe,
             check=not args.no_check,
             num_threads=args.threads,
+            head=args.head,
         )
     except (FileNotFoundError, ValueError, export.ExportError) as err:
         raise SystemExit(f"error: {err}") from None

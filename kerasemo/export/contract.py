@@ -16,6 +16,11 @@ from kerasemo.models.student import MIN_INPUT_FRAMES
 __all__ = [
     "DEFAULT_VERSION",
     "ExportError",
+    "HEAD_CLASSES_FUNCTION",
+    "HEAD_PROBABILITIES",
+    "LABEL",
+    "LENGTHS_SIGNATURE",
+    "LENGTH_INPUT",
     "MIN_SAMPLES",
     "MODEL_CARD",
     "OUTPUT_NAMES",
@@ -25,6 +30,7 @@ __all__ = [
     "SPECTROGRAM_SIGNATURE",
     "TFLITE_BATCH",
     "TFLITE_VARIANTS",
+    "WAVEFORM_INPUT",
     "WAVEFORM_SIGNATURE",
     "WINDOW_FUNCTION",
     "WINDOW_SAMPLES",
@@ -39,10 +45,24 @@ MIN_SAMPLES = num_samples_for_frames(MIN_INPUT_FRAMES)
 """Shortest waveform the student can pool: 10,320 samples (0.645 s, 63 frames)."""
 OUTPUT_NAMES = ("logits", "probabilities", "embedding")
 """Named outputs of every signature, each ``[batch, 8]`` float32."""
+HEAD_PROBABILITIES = "head_probabilities"
+"""Output of an export with a probe head: ``[batch, K]`` float32, the head's classes in order."""
+LABEL = "label"
+"""Output of an export with a probe head: ``[batch]`` string, the most probable head class."""
+WAVEFORM_INPUT = "waveform"
+"""Input of the waveform signatures: ``[batch, samples]`` float32, 16 kHz mono."""
+LENGTH_INPUT = "length"
+"""Input of `LENGTHS_SIGNATURE` and of the TFLite models: ``[batch]`` int32 valid samples."""
 WAVEFORM_SIGNATURE = "serving_default"
+LENGTHS_SIGNATURE = "waveforms_with_lengths"
+"""SavedModel signature taking a zero-padded batch (`WAVEFORM_INPUT`) and each clip's valid
+samples (`LENGTH_INPUT`): every clip gets the outputs it gets alone."""
 SPECTROGRAM_SIGNATURE = "spectrogram"
 WINDOW_FUNCTION = "window_samples"
 """Attribute of an exported SavedModel: a function of no inputs returning its window (int64)."""
+HEAD_CLASSES_FUNCTION = "head_classes"
+"""Attribute of a SavedModel exported with a head: a function of no inputs returning the
+head's class names (a string vector, index i = column i of `HEAD_PROBABILITIES`)."""
 TFLITE_VARIANTS = ("float32", "float16", "int8")
 """TFLite variants: float32, float16 weights, dynamic-range int8 (int8 weights)."""
 TFLITE_BATCH = 1

@@ -2,7 +2,8 @@
 
 ``model_card.json`` holds the classes, the input contract (the window comes from the student,
 `model_window`), the front-end settings, the student's configuration, file sizes, parity
-figures, and the training configuration and metrics of the distillation run when the student
+figures, the probe head when one is exported (``"head"``, `kerasemo.export.head.head_card`),
+and the training configuration and metrics of the distillation run when the student
 sits in its run directory (``config.toml``, ``auc.json``, ``student.keras.json``,
 ``results.json``).
 """
@@ -21,10 +22,13 @@ from typing import Any
 
 from kerasemo.audio.reference import SAMPLE_RATE
 from kerasemo.export.contract import (
+    LENGTH_INPUT,
+    LENGTHS_SIGNATURE,
     MIN_SAMPLES,
     PARITY_TOLERANCE,
     SPECTROGRAM_SIGNATURE,
     TFLITE_BATCH,
+    WAVEFORM_INPUT,
     WAVEFORM_SIGNATURE,
 )
 from kerasemo.export.waveform_model import frontend_settings
@@ -167,8 +171,10 @@ def build_model_card(
             "timeline_hop_seconds": hop_seconds,
             "min_samples": MIN_SAMPLES,
             "saved_model": "any length; shorter than min_samples is zero-padded in the graph; "
-            "one length per batch",
-            "tflite": f"exactly window_samples, batch {TFLITE_BATCH}",
+            f"one length per batch, or a zero-padded batch with each clip's `{LENGTH_INPUT}` "
+            f"({LENGTHS_SIGNATURE})",
+            "tflite": f"exactly window_samples, batch {TFLITE_BATCH}, with the clip's valid "
+            f"`{LENGTH_INPUT}` (a shorter clip zero-padded to the window)",
         },
         "frontend": frontend_settings(student),
         "student": {
@@ -183,7 +189,14 @@ def build_model_card(
             for key, path in files.items()
         },
         "signatures": {
-            WAVEFORM_SIGNATURE: {"inputs": {"waveform": "[batch, samples] float32"}},
+            WAVEFORM_SIGNATURE: {"inputs": {WAVEFORM_INPUT: "[batch, samples] float32"}},
+            LENGTHS_SIGNATURE: {
+                "inputs": {
+                    WAVEFORM_INPUT: "[batch, samples] float32, clips zero-padded at the end",
+                    LENGTH_INPUT: "[batch] int32, each clip's valid samples (0..samples); each "
+                    "clip gets the outputs it gets alone",
+                }
+            },
             SPECTROGRAM_SIGNATURE: {
                 "inputs": {
                     "spectrogram": f"[batch, {student.input_bins}, frames] float32 linear "
@@ -198,6 +211,8 @@ def build_model_card(
                 "agreement over clips"
             ),
             "tolerance_float32": PARITY_TOLERANCE,
+            "padded_with_length": "TFLite: clips shorter than the window, zero-padded with "
+            "their length, against the Keras model on each clip unpadded",
             **parity,
         },
         "training": _training_section(run),

@@ -1,16 +1,18 @@
 """Parity of the exported models with the float32 Keras model (front-end + student).
 
 Figures (`compare_outputs`): the largest absolute difference of the probabilities, and of the
-logits divided by ``max(1, max |logit|)`` (the "logit scale"); float32 exports must stay within
-`PARITY_TOLERANCE` (1e-4) on both (`within_tolerance`). The quantised TFLite models are reported
-on held-out speech-like clips (`speech_like_clips`) as the largest probability difference and
-the argmax agreement.
+logits divided by ``max(1, max |logit|)`` (the "logit scale"); with a probe head also of the
+head's probabilities, and the fraction of equal labels. Float32 exports must stay within
+`PARITY_TOLERANCE` (1e-4) on each (`within_tolerance`). The quantised TFLite models are
+reported on held-out speech-like clips (`speech_like_clips`) as the largest probability
+difference and the argmax agreement. Padded clips with their lengths are compared with the
+Keras model on the same clips alone and unpadded (`padded_batch`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,19 +20,29 @@ from scipy.special import softmax
 
 from kerasemo.audio.reference import SAMPLE_RATE
 from kerasemo.export.contract import (
+    HEAD_PROBABILITIES,
+    LABEL,
+    LENGTH_INPUT,
+    LENGTHS_SIGNATURE,
     MIN_SAMPLES,
-    OUTPUT_NAMES,
     PARITY_TOLERANCE,
     SPECTROGRAM_SIGNATURE,
+    WAVEFORM_INPUT,
     WAVEFORM_SIGNATURE,
 )
+from kerasemo.export.head import ExportHead, label_strings
 from kerasemo.export.precision import to_float32, with_input_frames
 from kerasemo.export.waveform_model import build_waveform_model, frontend_for
 from kerasemo.export.window import model_window
 
+_HEAD_FIGURE = "max_abs_head_probability"
+
 
 def keras_reference(
-    model: Any, waveforms: np.ndarray, batch_size: int = 8
+    model: Any,
+    waveforms: np.ndarray,
+    batch_size: int = 8,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Outputs of the float32 Keras model (front-end + student) on equal-length waveforms.
 
@@ -41,9 +53,11 @@ def keras_reference(
         model: a `VGGMStudent`, or a model from `build_waveform_model` (cheaper when reused).
         waveforms: ``[n, samples]`` float array.
         batch_size: clips per call.
+        classes: the head's class names, for a model built with a head: adds ``label``.
 
     Returns:
-        ``{"logits", "probabilities", "embedding"}`` arrays ``[n, 8]`` float32.
+        ``{"logits", "probabilities", "embedding"}`` arrays ``[n, 8]`` float32, and whatever
+        else the model returns (``head_probabilities``), plus ``label`` with `classes`.
     """
     from kerasemo.models import VGGMStudent
 
@@ -52,12 +66,57 @@ def keras_reference(
     waveforms = np.asarray(waveforms, dtype=np.float32)
     if waveforms.shape[1] < MIN_SAMPLES:
         waveforms = np.pad(waveforms, ((0, 0), (0, MIN_SAMPLES - waveforms.shape[1])))
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in OUTPUT_NAMES}
+    parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, waveforms.shape[0], batch_size):
         outputs = model(waveforms[start : start + batch_size], training=False)
-        for name in OUTPUT_NAMES:
-            parts[name].append(np.asarray(outputs[name], dtype=np.float32))
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+        for name, value in outputs.items():
+            parts.setdefault(name, []).append(np.asarray(value, dtype=np.float32))
+    reference = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    if classes is not None:
+        reference[LABEL] = _labels(reference[HEAD_PROBABILITIES], classes)
+    return reference
+
+
+def padded_batch(clips: Sequence[np.ndarray], width: int | None = None):
+    """Zero-pads clips of different lengths into one batch: ``(batch [n, width], lengths [n])``.
+
+    Args:
+        clips: 1-D float arrays.
+        width: the batch's width (None: the longest clip).
+
+    Example:
+
+    >>> batch, lengths = padded_batch([np.ones(3), np.ones(5)])
+    >>> batch.shape, lengths.tolist()
+    ((2, 5), [3, 5])
+    """
+    lengths = np.array([len(clip) for clip in clips], np.int32)
+    width = int(lengths.max()) if width is None else int(width)
+    batch = np.zeros((len(clips), width), np.float32)
+    for row, clip in enumerate(clips):
+        batch[row, : len(clip)] = clip
+    return batch, lengths
+
+
+def shorter_clips(clips: np.ndarray) -> list[np.ndarray]:
+    """The first three of `clips` cut to 0.3 s, `MIN_SAMPLES` and half their length.
+
+    Clips that a fixed window, or a batch of longer clips, zero-pads: the cases a ``length``
+    input exists for.
+
+    Example:
+
+    >>> [len(c) for c in shorter_clips(np.zeros((3, 64384), "float32"))]
+    [4800, 10320, 32192]
+    """
+    cuts = (int(0.3 * SAMPLE_RATE), MIN_SAMPLES, clips.shape[1] // 2)
+    return [clips[row % len(clips), :cut] for row, cut in enumerate(cuts)]
+
+
+def alone_reference(model: Any, clips: Sequence[np.ndarray], classes=None) -> dict:
+    """`keras_reference` of each clip alone and unpadded, stacked: what a padded batch owes."""
+    outputs = [keras_reference(model, np.asarray(clip)[None], classes=classes) for clip in clips]
+    return {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}
 
 
 def compare_outputs(
@@ -69,7 +128,9 @@ def compare_outputs(
         ``clips``; ``max_abs_probability`` (largest |p - p_ref|); ``max_abs_logit``;
         ``logit_scale`` (``max(1, max |logit_ref|)``); ``max_rel_logit`` (``max_abs_logit /
         logit_scale``); ``argmax_agreement`` (fraction of clips with the same dominant class);
-        ``max_abs_embedding_minus_logits`` (0 when the embedding output is the logits).
+        ``max_abs_embedding_minus_logits`` (0 when the embedding output is the logits); and
+        when both hold a head's outputs, ``max_abs_head_probability`` and
+        ``label_agreement`` (fraction of equal labels).
     """
     p_ref = np.asarray(reference["probabilities"], np.float64)
     p = np.asarray(candidate["probabilities"], np.float64)
@@ -79,7 +140,7 @@ def compare_outputs(
         raise ValueError(f"Output shapes differ: {p.shape} vs {p_ref.shape}.")
     scale = max(1.0, float(np.max(np.abs(l_ref))))
     max_logit = float(np.max(np.abs(logits - l_ref)))
-    return {
+    figures = {
         "clips": int(p.shape[0]),
         "max_abs_probability": float(np.max(np.abs(p - p_ref))),
         "max_abs_logit": max_logit,
@@ -90,11 +151,21 @@ def compare_outputs(
             np.max(np.abs(np.asarray(candidate["embedding"], np.float64) - logits))
         ),
     }
+    if HEAD_PROBABILITIES in reference and HEAD_PROBABILITIES in candidate:
+        head = np.asarray(candidate[HEAD_PROBABILITIES], np.float64)
+        head_ref = np.asarray(reference[HEAD_PROBABILITIES], np.float64)
+        figures[_HEAD_FIGURE] = float(np.max(np.abs(head - head_ref)))
+    if LABEL in reference and LABEL in candidate:
+        agree = label_strings(candidate[LABEL]) == label_strings(reference[LABEL])
+        figures["label_agreement"] = float(np.mean(agree))
+    return figures
 
 
 def within_tolerance(figures: Mapping[str, float], tolerance: float = PARITY_TOLERANCE) -> bool:
-    """True when probabilities and relative logits both deviate by at most `tolerance`."""
-    return figures["max_abs_probability"] <= tolerance and figures["max_rel_logit"] <= tolerance
+    """True when probabilities, relative logits (and head probabilities, when measured) all
+    deviate by at most `tolerance`."""
+    keys = ("max_abs_probability", "max_rel_logit", _HEAD_FIGURE)
+    return all(figures[key] <= tolerance for key in keys if key in figures)
 
 
 def speech_like_clips(count: int, num_samples: int, seed: int = 1000) -> np.ndarray:
@@ -124,13 +195,22 @@ def saved_model_parity(
     directory: str | os.PathLike,
     seed: int = 0,
     window_samples: int | None = None,
+    head: ExportHead | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Parity of a SavedModel's two signatures with the Keras model, on several inputs.
+    """Parity of a SavedModel's signatures with the Keras model, on several inputs.
 
     Inputs: white noise (3 s), speech-like clips of one training window (`window_samples`;
     None: the student's own, `model_window`), and a 0.3 s clip (padded to `MIN_SAMPLES` by both
-    sides), two clips each; for the spectrogram signature, the front-end's output of the
-    speech-like clips and random magnitudes.
+    sides), two clips each; for `LENGTHS_SIGNATURE`, one zero-padded batch of the window's clips
+    whole and cut short (`shorter_clips`) against each clip alone; for the spectrogram
+    signature, the front-end's output of the speech-like clips and random magnitudes.
+
+    Args:
+        student: the exported `VGGMStudent`.
+        directory: the SavedModel folder.
+        seed: seed of the inputs.
+        window_samples: the training window (None: `model_window`).
+        head: the probe head exported with it, or None.
 
     Returns:
         ``{case: compare_outputs(...)}`` and ``"overall"`` (the worst case of each figure).
@@ -140,10 +220,9 @@ def saved_model_parity(
     if window_samples is None:
         window_samples = model_window(student).samples
     student = with_input_frames(to_float32(student), None)
-    model = build_waveform_model(student)
+    probe, classes = (None, None) if head is None else (head.probe, head.classes)
+    model = build_waveform_model(student, head=probe)
     loaded = tf.saved_model.load(str(directory))
-    waveform_fn = loaded.signatures[WAVEFORM_SIGNATURE]
-    spectrogram_fn = loaded.signatures[SPECTROGRAM_SIGNATURE]
     rng = np.random.default_rng(seed)
     cases = {
         "noise_3s": rng.uniform(-0.5, 0.5, (2, 3 * SAMPLE_RATE)).astype(np.float32),
@@ -152,10 +231,19 @@ def saved_model_parity(
     }
     report = {}
     for name, waveforms in cases.items():
-        got = waveform_fn(waveform=tf.constant(waveforms))
+        got = loaded.signatures[WAVEFORM_SIGNATURE](**{WAVEFORM_INPUT: tf.constant(waveforms)})
         report[f"waveform/{name}"] = compare_outputs(
-            keras_reference(model, waveforms), {k: v.numpy() for k, v in got.items()}
+            keras_reference(model, waveforms, classes=classes), _numpy(got)
         )
+    speech = cases["speech_window"]
+    clips = [*shorter_clips(speech), speech[0]]
+    batch, lengths = padded_batch(clips)
+    got = loaded.signatures[LENGTHS_SIGNATURE](
+        **{WAVEFORM_INPUT: tf.constant(batch), LENGTH_INPUT: tf.constant(lengths)}
+    )
+    report["lengths/padded_batch"] = compare_outputs(
+        alone_reference(model, clips, classes), _numpy(got)
+    )
     frontend = frontend_for(student)
     spectrograms = {
         "speech_window": np.asarray(frontend(cases["speech_window"])),
@@ -164,22 +252,45 @@ def saved_model_parity(
         ),
     }
     for name, spectrogram in spectrograms.items():
-        logits = np.asarray(student(spectrogram, training=False), np.float32)
-        probabilities = softmax(logits, axis=-1).astype(np.float32)
-        reference = {"logits": logits, "probabilities": probabilities, "embedding": logits}
-        got = spectrogram_fn(spectrogram=tf.constant(spectrogram))
+        got = loaded.signatures[SPECTROGRAM_SIGNATURE](spectrogram=tf.constant(spectrogram))
         report[f"spectrogram/{name}"] = compare_outputs(
-            reference, {k: v.numpy() for k, v in got.items()}
+            _student_reference(student, spectrogram, head), _numpy(got)
         )
     report["overall"] = _worst(report.values())
     return report
 
 
+def _student_reference(student, spectrogram: np.ndarray, head: ExportHead | None) -> dict:
+    """The Keras student's outputs on spectrograms (and its head's, with `head`)."""
+    logits = np.asarray(student(spectrogram, training=False), np.float32)
+    reference = {
+        "logits": logits,
+        "probabilities": softmax(logits, axis=-1).astype(np.float32),
+        "embedding": logits,
+    }
+    if head is not None:
+        reference[HEAD_PROBABILITIES] = head.probe.predict_proba(logits)
+        reference[LABEL] = _labels(reference[HEAD_PROBABILITIES], head.classes)
+    return reference
+
+
+def _labels(probabilities: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """The class name of each row's largest probability."""
+    return np.asarray(classes)[np.asarray(probabilities).argmax(axis=1)]
+
+
+def _numpy(outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return {name: value.numpy() for name, value in outputs.items()}
+
+
 def _worst(figures) -> dict[str, float]:
     figures = list(figures)
     worst = {}
-    for key in ("max_abs_probability", "max_abs_logit", "max_rel_logit"):
-        worst[key] = max(f[key] for f in figures)
-    worst["argmax_agreement"] = min(f["argmax_agreement"] for f in figures)
+    for key in ("max_abs_probability", "max_abs_logit", "max_rel_logit", _HEAD_FIGURE):
+        if all(key in f for f in figures):
+            worst[key] = max(f[key] for f in figures)
+    for key in ("argmax_agreement", "label_agreement"):
+        if all(key in f for f in figures):
+            worst[key] = min(f[key] for f in figures)
     worst["clips"] = sum(f["clips"] for f in figures)
     return worst

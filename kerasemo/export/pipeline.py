@@ -1,7 +1,8 @@
 """`export_student`: the whole export of a trained student, and the `ExportReport` it returns.
 
 Writes the SavedModel, the TFLite variants and the model card into one folder, measuring the
-parity of each model with the float32 Keras model on the way (see `kerasemo.export`).
+parity of each model with the float32 Keras model on the way (see `kerasemo.export`); with a
+probe head (``head=DIR``) every model also names the head's classes.
 """
 
 from __future__ import annotations
@@ -25,17 +26,22 @@ from kerasemo.export.contract import (
     check_variant,
     tflite_filename,
 )
+from kerasemo.export.head import ExportHead, head_card, load_export_head
 from kerasemo.export.model_card import build_model_card, folder_size, read_run_metadata, sha256
 from kerasemo.export.parity import (
+    alone_reference,
     compare_outputs,
     keras_reference,
+    padded_batch,
     saved_model_parity,
+    shorter_clips,
     speech_like_clips,
     within_tolerance,
 )
 from kerasemo.export.precision import check_student, load_student, to_float32
 from kerasemo.export.saved_model import export_saved_model, saved_model_cli_show
 from kerasemo.export.tflite import TFLiteRunner, convert_tflite, tflite_ops
+from kerasemo.export.waveform_model import build_waveform_model
 from kerasemo.export.window import model_window
 
 logger = logging.getLogger("kerasemo.export")
@@ -49,7 +55,9 @@ class ExportReport:
         out_dir: the export folder.
         files: ``{"saved_model" | "tflite_<variant>" | "model_card" | ...: path}``.
         sizes: ``{same keys: bytes}`` (a SavedModel's size is its folder's total).
-        parity: ``{"saved_model" | "tflite_<variant>": figures}`` (see `compare_outputs`).
+        parity: ``{"saved_model" | "tflite_<variant>": figures}`` (see `compare_outputs`); a
+            TFLite entry also holds ``"padded_with_length"``: clips shorter than the window,
+            zero-padded with their lengths, against the Keras model on each clip unpadded.
         card: the model card as written.
         converted_to_float32: whether the student was rebuilt from a mixed-precision policy.
     """
@@ -67,7 +75,8 @@ class ExportReport:
         for key in ("saved_model", "tflite_float32"):
             if key in self.parity:
                 figures = self.parity[key].get("overall", self.parity[key])
-                if not within_tolerance(figures, tolerance):
+                padded = self.parity[key].get("padded_with_length", figures)
+                if not all(within_tolerance(f, tolerance) for f in (figures, padded)):
                     failed.append(key)
         return failed
 
@@ -84,6 +93,7 @@ def export_student(
     describe: bool = True,
     check: bool = True,
     num_threads: int | None = None,
+    head: str | os.PathLike | None = None,
 ) -> ExportReport:
     """Exports a student to SavedModel and TFLite, checks parity and writes the model card.
 
@@ -101,14 +111,19 @@ def export_student(
         check: raise `ExportError` if a float32 model misses `PARITY_TOLERANCE` (the files and
             the card are written first, so the figures can be inspected).
         num_threads: LiteRT threads for the parity runs (None: all cores).
+        head: a probe head folder (``python -m kerasemo.experiments.probe --save-head DIR``)
+            to build in: every model then also returns ``head_probabilities`` and ``label``,
+            and the card lists its classes under ``"head"`` (a warning is logged when it was
+            fitted on another student).
 
     Returns:
         An `ExportReport`.
 
     Raises:
-        FileNotFoundError: if `student` is a path that does not exist.
+        FileNotFoundError: if `student` or `head` is a path that does not exist.
         ValueError: for an unknown variant, a bad version or holdout size.
-        ExportError: if loading, conversion or (with `check`) parity fails.
+        ExportError: if loading, conversion or (with `check`) parity fails, or the head does
+            not fit the student.
 
     Example:
 
@@ -130,6 +145,7 @@ def export_student(
             run_dir = path.parent
     check_student(student)
     source["trained_precision"] = student.get_layer("conv1").dtype_policy.name
+    loaded_head = None if head is None else load_export_head(head, student)
     run = read_run_metadata(run_dir)
     window = model_window(student, run.get("config"))
     logger.info(
@@ -146,18 +162,22 @@ def export_student(
     files: dict[str, pathlib.Path] = {}
     parity: dict[str, Any] = {}
     if saved_model:
-        _write_saved_model(float32_student, out_dir, version, window, describe, files, parity)
+        _write_saved_model(
+            float32_student, out_dir, version, window, describe, loaded_head, files, parity
+        )
     if variants:
-        clips = speech_like_clips(holdout_clips, window.samples)
-        flatbuffers = convert_tflite(float32_student, variants, window.samples)
-        reference = keras_reference(float32_student, clips)
+        flatbuffers = convert_tflite(float32_student, variants, window.samples, loaded_head)
+        cases = _tflite_cases(float32_student, window.samples, holdout_clips, loaded_head)
         for variant, flatbuffer in flatbuffers.items():
             path = out_dir / tflite_filename(variant)
-            figures = _write_tflite(flatbuffer, path, reference, clips, num_threads)
-            parity[f"tflite_{variant}"] = figures
+            parity[f"tflite_{variant}"] = _write_tflite(flatbuffer, path, cases, num_threads)
             files[f"tflite_{variant}"] = path
 
-    card = _write_card(float32_student, out_dir, files, parity, run, source, window)
+    extra = {}
+    if loaded_head is not None:
+        fingerprints = [source.get("sha256", ""), _model_fingerprint(student)]
+        extra["head"] = head_card(loaded_head, fingerprints)
+    card = _write_card(float32_student, out_dir, files, parity, run, source, window, extra)
     sizes = {key: folder_size(path) for key, path in files.items() if path.exists()}
     report = ExportReport(out_dir, files, sizes, parity, card, converted_to_float32=bool(mixed))
     failed = report.failures()
@@ -172,7 +192,14 @@ def export_student(
     return report
 
 
-def _write_card(student, out_dir, files, parity, run, source, window) -> dict:
+def _model_fingerprint(student) -> str:
+    """The student's config-and-weights fingerprint, as ``probe --save-head`` records it."""
+    from kerasemo.evaluation.probing import model_fingerprint
+
+    return model_fingerprint(student)
+
+
+def _write_card(student, out_dir, files, parity, run, source, window, extra) -> dict:
     """Writes ``model_card.json`` (recording it in `files`) and returns the card."""
     sizes = {key: folder_size(path) for key, path in files.items() if path.exists()}
     card = build_model_card(
@@ -185,17 +212,20 @@ def _write_card(student, out_dir, files, parity, run, source, window) -> dict:
         source=source,
         window=window,
     )
+    card.update(extra)
     card_path = out_dir / MODEL_CARD
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     files["model_card"] = card_path
     return card
 
 
-def _write_saved_model(student, out_dir, version, window, describe, files, parity) -> None:
+def _write_saved_model(student, out_dir, version, window, describe, head, files, parity) -> None:
     """Writes the SavedModel (and its CLI description), recording paths and parity."""
-    directory = export_saved_model(student, out_dir / str(version), window.samples)
+    directory = export_saved_model(student, out_dir / str(version), window.samples, head)
     files["saved_model"] = directory
-    parity["saved_model"] = saved_model_parity(student, directory, window_samples=window.samples)
+    parity["saved_model"] = saved_model_parity(
+        student, directory, window_samples=window.samples, head=head
+    )
     logger.info(
         "SavedModel parity: max |dp| %.2e, max |dlogit|/scale %.2e",
         parity["saved_model"]["overall"]["max_abs_probability"],
@@ -207,20 +237,48 @@ def _write_saved_model(student, out_dir, version, window, describe, files, parit
         files["saved_model_cli"] = text_path
 
 
-def _write_tflite(flatbuffer, path, reference, clips, num_threads) -> dict:
-    """Checks a flatbuffer's ops, writes it and returns its parity figures on `clips`."""
+@dataclasses.dataclass(frozen=True)
+class _TFLiteCases:
+    """The TFLite parity inputs and their Keras outputs: whole windows, and shorter clips."""
+
+    clips: Any
+    reference: dict
+    short: list
+    short_reference: dict
+
+
+def _tflite_cases(student, window_samples, holdout_clips, head: ExportHead | None) -> _TFLiteCases:
+    """Held-out windows, and the same clips cut short (`shorter_clips`), with Keras outputs."""
+    probe, classes = (None, None) if head is None else (head.probe, head.classes)
+    model = build_waveform_model(student, head=probe)
+    clips = speech_like_clips(holdout_clips, window_samples)
+    short = shorter_clips(clips)
+    return _TFLiteCases(
+        clips=clips,
+        reference=keras_reference(model, clips, classes=classes),
+        short=short,
+        short_reference=alone_reference(model, short, classes),
+    )
+
+
+def _write_tflite(flatbuffer, path, cases: _TFLiteCases, num_threads) -> dict:
+    """Checks a flatbuffer's ops, writes it and returns its parity figures on `cases`."""
     ops = tflite_ops(flatbuffer)
     custom = [op for op in ops if op.startswith("Flex") or not op.isupper()]
     if custom:
         raise ExportError(f"The TFLite model {path.name} uses non-builtin ops {custom}.")
     path.write_bytes(flatbuffer)
-    figures = compare_outputs(reference, TFLiteRunner(path, num_threads=num_threads)(clips))
+    runner = TFLiteRunner(path, num_threads=num_threads)
+    figures = compare_outputs(cases.reference, runner(cases.clips))
+    batch, lengths = padded_batch(cases.short, runner.window_samples)
+    figures["padded_with_length"] = compare_outputs(cases.short_reference, runner(batch, lengths))
     figures["ops"] = ops
     logger.info(
-        "TFLite %s: %.1f MB, max |dp| %.2e, argmax agreement %.3f",
+        "TFLite %s: %.1f MB, max |dp| %.2e (padded with length %.2e), argmax agreement %.3f",
         path.name,
         len(flatbuffer) / 1e6,
         figures["max_abs_probability"],
+        figures["padded_with_length"]["max_abs_probability"],
         figures["argmax_agreement"],
     )
     return figures

@@ -56,7 +56,9 @@ def load_student(path: str | os.PathLike) -> Any:
     try:
         return load_keras_model(path, expected=VGGMStudent, what="student")
     except ModelFileError as err:
-        raise ExportError(f"{err} Export takes the student the distill stage saves (student.keras).") from None
+        raise ExportError(
+            f"{err} Export takes the student the distill stage saves (student.keras)."
+        ) from None
 
 
 @contextlib.contextmanager

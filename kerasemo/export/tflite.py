@@ -1,9 +1,14 @@
 """The on-device export: fixed-window TFLite flatbuffers, and running them with LiteRT.
 
-Each model takes one window of the student's own length (`model_window`), batch 1, and uses
-TFLite builtin ops only (no Flex delegate). float16 stores the weights in float16; int8 is
-dynamic-range quantisation (int8 weights, float activations). The converter reads a fixed-shape
-SavedModel written by Keras' `ExportArchive`, with ``TFLITE_BUILTINS`` as the only op set.
+Each model takes one window of the student's own length (`model_window`), batch 1:
+``waveform`` ``[1, window]`` float32 and ``length`` ``[1]`` int32, the clip's valid samples (a
+shorter clip is zero-padded to the window and gets the answer it gets alone, unpadded; the
+length is clipped to the window). With a probe head it also returns ``head_probabilities``
+``[1, K]`` float32 and ``label`` ``[1]`` string (a ``tf.gather`` of the class names, a builtin
+``GATHER`` on a string tensor). The models use TFLite builtin ops only (no Flex delegate).
+float16 stores the weights in float16; int8 is dynamic-range quantisation (int8 weights, float
+activations). The converter reads a fixed-shape SavedModel written by Keras' `ExportArchive`,
+with ``TFLITE_BUILTINS`` as the only op set.
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ from typing import Any
 import numpy as np
 
 from kerasemo.export.contract import (
+    HEAD_PROBABILITIES,
+    LABEL,
+    LENGTH_INPUT,
     MIN_SAMPLES,
     OUTPUT_NAMES,
     TFLITE_BATCH,
     TFLITE_VARIANTS,
+    WAVEFORM_INPUT,
     WAVEFORM_SIGNATURE,
     ExportError,
     check_variant,
 )
+from kerasemo.export.head import ExportHead, label_strings, with_label
 from kerasemo.export.precision import to_float32
 from kerasemo.export.waveform_model import build_waveform_model
 from kerasemo.export.window import model_window
@@ -33,8 +43,10 @@ from kerasemo.export.window import model_window
 logger = logging.getLogger("kerasemo.export")
 
 
-def _write_fixed_window_saved_model(student, directory: str, window_samples: int) -> None:
-    """A fixed-shape (batch 1, one window) SavedModel: the converter's source.
+def _write_fixed_window_saved_model(
+    student, directory: str, window_samples: int, head: ExportHead | None
+) -> None:
+    """A fixed-shape (batch 1, one window, its length) SavedModel: the converter's source.
 
     Converting from a SavedModel written by Keras' `ExportArchive` (variables frozen by the
     converter) gives correct outputs; `from_concrete_functions` on a Keras model gave NaN
@@ -43,14 +55,21 @@ def _write_fixed_window_saved_model(student, directory: str, window_samples: int
     import keras
     import tensorflow as tf
 
-    model = build_waveform_model(student, window_samples, TFLITE_BATCH)
+    probe = None if head is None else head.probe
+    model = build_waveform_model(student, window_samples, TFLITE_BATCH, lengths=True, head=probe)
+
+    def serve(waveform, length):
+        outputs = model({WAVEFORM_INPUT: waveform, LENGTH_INPUT: length}, training=False)
+        return with_label(outputs, head)
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         WAVEFORM_SIGNATURE,
-        lambda waveform: model(waveform, training=False),
+        serve,
         input_signature=[
-            tf.TensorSpec([TFLITE_BATCH, window_samples], tf.float32, name="waveform")
+            tf.TensorSpec([TFLITE_BATCH, window_samples], tf.float32, name=WAVEFORM_INPUT),
+            tf.TensorSpec([TFLITE_BATCH], tf.int32, name=LENGTH_INPUT),
         ],
     )
     archive.write_out(directory, verbose=False)
@@ -81,6 +100,7 @@ def convert_tflite(
     student: Any,
     variants: Sequence[str] = TFLITE_VARIANTS,
     window_samples: int | None = None,
+    head: ExportHead | None = None,
 ) -> dict[str, bytes]:
     """Converts front-end + student to TFLite flatbuffers, builtin ops only.
 
@@ -90,10 +110,12 @@ def convert_tflite(
             (dynamic-range quantisation: int8 weights, float activations).
         window_samples: the fixed input length; None (default) takes the student's own
             window (`model_window`: its crop length, else the paper's 64,384 samples).
+        head: a probe head (`kerasemo.export.load_export_head`) to build in, or None.
 
     Returns:
         ``{variant: flatbuffer bytes}``; each model takes ``waveform`` ``[1, window_samples]``
-        float32 and returns the three named outputs (signature ``serving_default``).
+        float32 and ``length`` ``[1]`` int32 and returns the three named outputs, and with a
+        head ``head_probabilities`` and ``label`` (signature ``serving_default``).
 
     Raises:
         ValueError: for an unknown variant or a window shorter than `MIN_SAMPLES`.
@@ -113,7 +135,7 @@ def convert_tflite(
         )
     student = to_float32(student)
     with tempfile.TemporaryDirectory(prefix="kerasemo-tflite-") as tmp:
-        _write_fixed_window_saved_model(student, tmp, int(window_samples))
+        _write_fixed_window_saved_model(student, tmp, int(window_samples), head)
         return {variant: _convert(tmp, variant) for variant in variants}
 
 
@@ -189,12 +211,15 @@ class TFLiteRunner:
     Attributes:
         window_samples: the model's fixed input length.
         batch_size: the model's fixed batch (1 for kerasemo exports).
+        outputs: the model's output names (`OUTPUT_NAMES`, and ``head_probabilities`` and
+            ``label`` for a model exported with a head).
+        takes_lengths: whether the model has the ``length`` input (exports before it had none).
 
     Example:
 
     >>> runner = TFLiteRunner("saved_models/kerasemo/kerasemo_int8.tflite")  # doctest: +SKIP
     >>> windows = np.zeros((3, runner.window_samples), "float32")  # doctest: +SKIP
-    >>> runner(windows)["probabilities"].shape  # doctest: +SKIP
+    >>> runner(windows, lengths=[16000, 32000, 64384])["probabilities"].shape  # doctest: +SKIP
     (3, 8)
     """
 
@@ -211,36 +236,82 @@ class TFLiteRunner:
                 f"The TFLite model has no {WAVEFORM_SIGNATURE!r} signature (found "
                 f"{sorted(signatures)}); export it with kerasemo.experiments.export."
             )
-        missing = set(OUTPUT_NAMES) - set(signatures[WAVEFORM_SIGNATURE]["outputs"])
-        if missing or signatures[WAVEFORM_SIGNATURE]["inputs"] != ["waveform"]:
+        signature = signatures[WAVEFORM_SIGNATURE]
+        inputs = set(signature["inputs"])
+        if not set(OUTPUT_NAMES) <= set(signature["outputs"]) or inputs not in (
+            {WAVEFORM_INPUT},
+            {WAVEFORM_INPUT, LENGTH_INPUT},
+        ):
             raise ExportError(
-                f"The TFLite model's signature is {signatures[WAVEFORM_SIGNATURE]}; expected the "
-                f"input 'waveform' and outputs {', '.join(OUTPUT_NAMES)}."
+                f"The TFLite model's signature is {signature}; expected the inputs "
+                f"'{WAVEFORM_INPUT}' (and '{LENGTH_INPUT}') and outputs {', '.join(OUTPUT_NAMES)}."
             )
+        self.takes_lengths = LENGTH_INPUT in inputs
+        known = (*OUTPUT_NAMES, HEAD_PROBABILITIES, LABEL)
+        self.outputs = tuple(name for name in known if name in signature["outputs"])
         self._runner = self.interpreter.get_signature_runner(WAVEFORM_SIGNATURE)
-        shape = self._runner.get_input_details()["waveform"]["shape"]
+        details = self._runner.get_output_details()
+        self._empty = {name: (0, *details[name]["shape"][1:]) for name in self.outputs}
+        shape = self._runner.get_input_details()[WAVEFORM_INPUT]["shape"]
         self.batch_size, self.window_samples = int(shape[0]), int(shape[1])
 
-    def __call__(self, waveforms: np.ndarray) -> dict[str, np.ndarray]:
-        """Runs ``[n, window_samples]`` float32 windows; returns each output as ``[n, 8]``."""
+    def __call__(self, waveforms: np.ndarray, lengths=None) -> dict[str, np.ndarray]:
+        """Runs ``[n, window_samples]`` float32 windows; returns each output with ``n`` rows.
+
+        Args:
+            waveforms: ``[n, window_samples]`` float32, each clip zero-padded to the window.
+            lengths: ``[n]`` valid samples of each clip, or None (the whole window). Needs a
+                model with the ``length`` input.
+
+        Returns:
+            ``{name: array}`` for `outputs`: ``[n, 8]`` float32, ``head_probabilities``
+            ``[n, K]`` float32, ``label`` ``[n]`` str.
+
+        Raises:
+            ValueError: for windows of another shape, or lengths that do not fit them.
+        """
         waveforms = np.asarray(waveforms, dtype=np.float32)
         if waveforms.ndim != 2 or waveforms.shape[1] != self.window_samples:
             raise ValueError(
                 f"This TFLite model takes windows of exactly {self.window_samples} samples, shaped "
                 f"[n, {self.window_samples}]; received shape {waveforms.shape}."
             )
-        results: dict[str, list[np.ndarray]] = {name: [] for name in OUTPUT_NAMES}
+        lengths = self._lengths(lengths, waveforms.shape[0])
+        results: dict[str, list[np.ndarray]] = {name: [] for name in self.outputs}
         for start in range(0, waveforms.shape[0], self.batch_size):
             chunk = waveforms[start : start + self.batch_size]
             valid = chunk.shape[0]
-            if valid < self.batch_size:
-                chunk = np.concatenate(
-                    [chunk, np.zeros((self.batch_size - valid, chunk.shape[1]), np.float32)]
-                )
-            outputs = self._runner(waveform=np.ascontiguousarray(chunk))
-            for name in OUTPUT_NAMES:
-                results[name].append(np.array(outputs[name][:valid], dtype=np.float32))
-        return {
-            name: np.concatenate(parts) if parts else np.zeros((0, 8), np.float32)
-            for name, parts in results.items()
-        }
+            pad = self.batch_size - valid
+            inputs = {WAVEFORM_INPUT: np.pad(chunk, ((0, pad), (0, 0)))}
+            if self.takes_lengths:
+                inputs[LENGTH_INPUT] = np.pad(lengths[start : start + self.batch_size], (0, pad))
+            outputs = self._runner(**inputs)
+            for name in self.outputs:
+                results[name].append(np.asarray(outputs[name][:valid]))
+        return {name: _stack(name, parts, self._empty[name]) for name, parts in results.items()}
+
+    def _lengths(self, lengths, count: int) -> np.ndarray:
+        """Checked ``[count]`` int32 valid samples (the whole window when `lengths` is None)."""
+        if lengths is None:
+            return np.full(count, self.window_samples, np.int32)
+        if not self.takes_lengths:
+            raise ValueError(
+                "This TFLite model has no `length` input (exported before it had one); pass "
+                "whole windows without lengths, or export the student again."
+            )
+        lengths = np.asarray(lengths)
+        inside = (lengths >= 0) & (lengths <= self.window_samples)
+        if lengths.shape != (count,) or not np.all(inside):
+            raise ValueError(
+                f"`lengths` must hold one valid sample count in [0, {self.window_samples}] per "
+                f"window ({count}); received {lengths.tolist()}."
+            )
+        return lengths.astype(np.int32)
+
+
+def _stack(name: str, parts: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
+    """Concatenates a runner output's chunks (shape `empty` when there are none): labels as
+    str, the rest as float32."""
+    if name == LABEL:
+        return label_strings(np.concatenate(parts) if parts else [])
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(empty, np.float32)

@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from kerasemo.audio.reference import (
-    CROP_FRAMES,
     CROP_SAMPLES,
     SAMPLE_RATE,
     crop_samples_for_frames,

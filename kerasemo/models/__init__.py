@@ -4,6 +4,7 @@ from kerasemo.models.calls import predict_batch
 from kerasemo.models.distiller import Distiller
 from kerasemo.models.flops import count_conv_flops
 from kerasemo.models.losses import distillation_loss
+from kerasemo.models.masked import MaskedStudent
 from kerasemo.models.probe import LinearProbe
 from kerasemo.models.student import VGGMStudent, student_from_config
 from kerasemo.models.teacher import SEResNetTeacher, load_teacher, teacher_from_config
@@ -11,6 +12,7 @@ from kerasemo.models.teacher import SEResNetTeacher, load_teacher, teacher_from_
 __all__ = [
     "Distiller",
     "LinearProbe",
+    "MaskedStudent",
     "SEResNetTeacher",
     "VGGMStudent",
     "student_from_config",
