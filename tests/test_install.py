@@ -149,6 +149,7 @@ def test_kerasemo_help_and_every_stage_help(installed):
 
 def test_kerasemo_predict_on_a_generated_clip(installed):
     import keras
+    import pandas
     import soundfile
 
     from kerasemo import emotions
@@ -161,8 +162,12 @@ def test_kerasemo_predict_on_a_generated_clip(installed):
     soundfile.write(installed.work / "talk.wav", speech_like_signal(6.0, seed=3), 16000)
     package_before = _package_files(installed.venv)
 
-    predict = ["kerasemo", "predict", "talk.wav", "--model", "student.keras", "--format", "json"]
-    installed.run(*predict, "--out", "timeline.json")  # relative: into the working directory
+    predict = ["kerasemo", "predict", "talk.wav", "--model", "student.keras"]
+    # Relative paths: into the working directory.
+    installed.run(*predict, "--out", "results.parquet", "--timeline", "timeline.json")
+    (row,) = pandas.read_parquet(installed.work / "results.parquet").to_dict("records")
+    assert row["file"].endswith("talk.wav") and row["dominant"] in emotions.CLASSES
+    assert abs(row["duration_s"] - 6.0) < 0.01
     document = json.loads((installed.work / "timeline.json").read_text())
     assert document["model_format"] == "keras"
     assert document["classes"] == list(emotions.CLASSES)

@@ -9,6 +9,8 @@ float32 TFLite), so all three formats are exercised.
 import fractions
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 
@@ -212,65 +214,95 @@ def test_streamed_samples_equal_load_audio(tmp_path, kind):
 # Entry point.
 
 
-def test_predict_cli_writes_csv_json_and_png(models, clip_11s, tmp_path, capsys):
-    csv_path, json_path, png = tmp_path / "t.csv", tmp_path / "t.json", tmp_path / "t.png"
+def test_predict_cli_writes_rows_timeline_and_png(models, clip_11s, tmp_path, capsys):
+    out, timeline_csv, png = tmp_path / "r.csv", tmp_path / "t.csv", tmp_path / "t.png"
     argv = [str(clip_11s), "--model", str(models["keras"])]
-    assert predict_cli.main(argv + ["--out", str(csv_path), "--plot", str(png)]) == 0
-    lines = csv_path.read_text().splitlines()
-    header = "file,start_s,end_s," + ",".join(emotions.CLASSES) + ",dominant"
-    assert lines[0] == header and len(lines) == 6
-    last = lines[-1].split(",")
-    assert last[1:3] == ["8.0", "11.3"] and last[-1] in emotions.CLASSES
-    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert predict_cli.main(argv + ["--out", str(out), "--timeline", str(timeline_csv),
+                                    "--plot", str(png)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "file,duration_s," + ",".join(emotions.CLASSES) + ",dominant"
+    assert len(lines) == 2 and lines[1].startswith(f"{clip_11s},11.3,")
+    expected = EmotionRecognizer.from_path(models["keras"]).predict(clip_11s)
+    written = np.array(lines[1].split(",")[2:-1], float)
+    np.testing.assert_allclose(written, expected.probabilities, rtol=1e-5, atol=1e-6)
+    assert lines[1].endswith("," + expected.dominant)
 
-    assert predict_cli.main(argv + ["--format", "json", "--out", str(json_path), "--hop", "1"]) == 0
-    document = json.loads(json_path.read_text())
+    windows = timeline_csv.read_text().splitlines()
+    assert windows[0] == "file,start_s,end_s," + ",".join(emotions.CLASSES) + ",dominant"
+    assert len(windows) == 6 and windows[-1].split(",")[1:3] == ["8", "11.3"]
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert not json.loads((tmp_path / "r.skipped.json").read_text())["skipped"]
+
+    timeline_json = tmp_path / "t.json"
+    assert predict_cli.main(argv + ["--timeline", str(timeline_json), "--hop", "1", "-q"]) == 0
+    document = json.loads(timeline_json.read_text())
     assert document["classes"] == list(emotions.CLASSES) and document["model_format"] == "keras"
     (timeline,) = document["files"]
     assert timeline["hop_s"] == 1.0 and len(timeline["windows"]) == 9  # starts 0..8 s
     assert set(timeline["windows"][0]["probabilities"]) == set(emotions.CLASSES)
-
-    assert predict_cli.main(argv) == 0  # CSV on standard output
-    assert capsys.readouterr().out.startswith(header)
+    assert capsys.readouterr().out.splitlines()[1] == lines[1]  # CSV on standard output
 
 
 def test_predict_cli_several_files_and_tflite(models, clip_11s, tmp_path):
     other = tmp_path / "other.flac"
     soundfile.write(other, speech_like_signal(5.0, seed=8), SR)
     video = _write_aac(tmp_path / "video.mp4", speech_like_signal(3.0, 48000, seed=9), 48000, True)
-    out, png = tmp_path / "all.csv", tmp_path / "plot.png"
+    out, windows, png = tmp_path / "all.csv", tmp_path / "windows.csv", tmp_path / "plot.png"
     argv = [str(clip_11s), str(other), str(video), "--model", str(models["tflite"])]
-    argv += ["--out", str(out), "--plot", str(png)]
+    argv += ["--out", str(out), "--timeline", str(windows), "--plot", str(png)]
     assert predict_cli.main(argv) == 0
-    rows = out.read_text().splitlines()[1:]
+    assert [line.split(",")[0] for line in out.read_text().splitlines()[1:]] == [
+        str(clip_11s), str(other), str(video)
+    ]
+    rows = windows.read_text().splitlines()[1:]
     assert len(rows) == 5 + 2 + 1
-    assert rows[-1].startswith(f"{video},0.0,3.0,")
+    assert rows[-1].startswith(f"{video},0,3,")
     for stem in ("talk", "other", "video"):
         assert (tmp_path / f"plot-{stem}.png").exists()
     with pytest.raises(SystemExit, match="exactly 64384 samples"):
-        predict_cli.main([str(clip_11s), "--model", str(models["tflite"]), "--window", "3"])
+        predict_cli.main([str(clip_11s), "--model", str(models["tflite"]), "--timeline",
+                          str(windows), "--window", "3"])
 
 
-def test_predict_cli_reports_bad_files_and_models(models, tmp_path, clip_11s):
+def test_predict_cli_reports_bad_files_and_models(models, tmp_path, clip_11s, capsys):
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio")
-    with pytest.raises(SystemExit, match="error: .*notes.wav"):
-        predict_cli.main([str(text), "--model", str(models["keras"])])
-    with pytest.raises(SystemExit, match="error: No model at"):
-        predict_cli.main([str(clip_11s), "--model", str(tmp_path / "missing")])
-    out = tmp_path / "partial.csv"
-    with pytest.raises(SystemExit, match="1 of 2 files failed"):
-        predict_cli.main(
-            [str(clip_11s), str(text), "--model", str(models["keras"]), "--out", str(out)]
-        )
-    assert len(out.read_text().splitlines()) == 6  # the good file is still written
+    status = predict_cli.main([str(text), "--model", str(models["keras"])])
+    assert status == predict_cli.EXIT_SKIPPED
+    assert "skipped 1 of 1 files: cannot be decoded (1)" in capsys.readouterr().err
+    missing = tmp_path / "missing"
+    with pytest.raises(SystemExit) as info:
+        predict_cli.main([str(clip_11s), "--model", str(missing)])
+    message = str(info.value)
+    assert message.startswith(f"error: No model at '{missing}'")
+    for hint in ("runs/demo/distill/student.keras", "python -m kerasemo.experiments.export",
+                 "--model runs/demo/distill/student.keras"):
+        assert hint in message
+    with pytest.raises(SystemExit, match="suffix must be one of .csv, .parquet, .json"):
+        predict_cli.main([str(clip_11s), "--model", str(models["keras"]), "--out", "r.xlsx"])
+
+
+def test_predict_help_does_not_load_tensorflow():
+    code = (
+        "import sys, contextlib, io\n"
+        "from kerasemo.experiments import predict\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    predict.main(['--help'])\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_predict_help(capsys):
     with pytest.raises(SystemExit) as info:
         predict_cli.main(["--help"])
     assert info.value.code == 0
-    assert "usage: python -m kerasemo.experiments.predict" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "usage: python -m kerasemo.experiments.predict" in text
+    for flag in ("--head DIR", "--timeline FILE", "--quiet"):
+        assert flag in text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,6 +502,14 @@ def test_non_finite_file_is_refused_on_every_route(recognizer, tmp_path):
         assert "all_nan.wav" in str(info.value)
 
 
+def _drawn_span(figure):
+    """The time span the stacked areas cover, and the one the dominant-emotion strip covers."""
+    areas, strip = figure.axes[0].collections, figure.axes[1].patches
+    extents = [area.get_paths()[0].get_extents() for area in areas]
+    bars = [(bar.get_x(), bar.get_x() + bar.get_width()) for bar in strip]
+    return (min(e.x0 for e in extents), max(e.x1 for e in extents)), (bars[0][0], bars[-1][1])
+
+
 def test_timeline_figure_covers_the_file_and_draws_one_window(recognizer, clip_11s):
     import matplotlib
     from matplotlib.figure import Figure
@@ -478,11 +518,15 @@ def test_timeline_figure_covers_the_file_and_draws_one_window(recognizer, clip_1
     one = recognizer.timeline(speech_like_signal(3.0, seed=42))
     figure = one.plot()
     assert isinstance(figure, Figure) and matplotlib.get_backend() == backend
-    areas = figure.axes[0].collections
-    assert len(areas) == len(emotions.CLASSES)
-    extents = [area.get_paths()[0].get_extents() for area in areas]
-    assert min(e.x0 for e in extents) == 0.0 and max(e.x1 for e in extents) == 3.0
+    assert len(figure.axes[0].collections) == len(emotions.CLASSES)
+    assert _drawn_span(figure) == ((0.0, 3.0), (0.0, 3.0))
     long = recognizer.timeline(clip_11s)
-    np.testing.assert_allclose(long.segments()[[0, -1]], [0.0, 11.3])
+    figure = long.plot()
+    (x0, x1), (s0, s1) = _drawn_span(figure)
+    assert (x0, s0) == (0.0, 0.0) and x1 == pytest.approx(11.3) and s1 == pytest.approx(11.3)
+    assert len(figure.axes[1].patches) == len(long) == 5
+    top, strip = figure.axes
+    assert top.get_title() == "talk.wav: emotion over time" and top.get_ylabel() == "probability"
+    assert strip.get_xlabel() == "time (s)" and top.get_xlim() == pytest.approx((0.0, 11.3))
     _, ax = Figure().subplots(1, 2)
     assert long.plot(ax, title="talk") is ax.figure and ax.get_title() == "talk"

@@ -1,21 +1,21 @@
-"""What the recogniser returns: one prediction, timeline windows, and whole timelines.
+"""What the recogniser returns: one prediction, timeline windows, whole timelines, and tables.
 
 `EmotionPrediction` is the student's output for one clip; a `Timeline` holds `TimelineWindow`
-rows over a recording and writes them as CSV (`rows_to_csv`), JSON or a Matplotlib figure.
+rows over a recording and writes them as a table, JSON or a Matplotlib figure. Both carry a
+probe head's probabilities and label beside the eight FERPlus classes when the recogniser has a
+head. `write_table` writes any result table as CSV, Parquet or JSON by the file's suffix.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 import pathlib
-from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
+import pandas as pd
 from scipy.special import softmax
 
 from kerasemo import emotions
@@ -23,31 +23,82 @@ from kerasemo.audio.reference import SAMPLE_RATE
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+HEAD_PREFIX = "head_"
+"""Table columns of a probe head's probabilities are ``head_<class>``."""
+HEAD_LABEL = "head_label"
+"""Table column of a probe head's most probable class."""
+TABLE_SUFFIXES = (".csv", ".parquet", ".json")
+"""The table formats `write_table` writes, chosen by the file's suffix."""
+CSV_FLOAT_FORMAT = "%.6g"
+"""Numbers in CSV tables: six significant digits."""
+
 
 @dataclasses.dataclass(frozen=True)
-class EmotionPrediction:
-    """The student's output for one clip.
+class Scores:
+    """The model's outputs for one stretch of audio: the eight classes, and a probe head's.
 
     Attributes:
         probabilities: float32 ``[8]``, softmax of the logits, in `kerasemo.emotions.CLASSES`
             order.
-        logits: float32 ``[8]``; the paper's speech emotion embedding (`embedding` is an alias).
-        windows: how many windows were averaged (1 for a clip scored in one pass).
-
-    Example:
-
-    >>> prediction.dominant, round(float(prediction.probabilities.sum()), 3)  # doctest: +SKIP
-    ('neutral', 1.0)
+        logits: float32 ``[8]``; the paper's speech emotion embedding.
+        head_probabilities: float32 ``[K]`` of a probe head (`head_classes` order), or None
+            without a head.
+        head_classes: the head's K class names, or None without a head.
     """
 
     probabilities: np.ndarray
     logits: np.ndarray
-    windows: int = 1
+    _: dataclasses.KW_ONLY
+    head_probabilities: np.ndarray | None = None
+    head_classes: tuple[str, ...] | None = None
 
     @property
     def dominant(self) -> str:
-        """The class with the highest probability."""
+        """The FERPlus class with the highest probability."""
         return emotions.CLASSES[int(np.argmax(self.probabilities))]
+
+    @property
+    def label(self) -> str | None:
+        """The head's most probable class, or None without a head."""
+        if self.head_probabilities is None or self.head_classes is None:
+            return None
+        return self.head_classes[int(np.argmax(self.head_probabilities))]
+
+    def columns(self) -> dict[str, Any]:
+        """``{<class>: p, ..., "dominant"}``, then ``{"head_<class>": p, ..., "head_label"}``."""
+        row: dict[str, Any] = dict(zip(emotions.CLASSES, map(float, self.probabilities)))
+        row["dominant"] = self.dominant
+        if self.label is not None:
+            names = (HEAD_PREFIX + name for name in self.head_classes)
+            row.update(zip(names, map(float, self.head_probabilities)))
+            row[HEAD_LABEL] = self.label
+        return row
+
+    def head_dict(self) -> dict:
+        """``{"head": {"label", "probabilities": {class: p}}}``, or ``{}`` without a head."""
+        if self.label is None:
+            return {}
+        probabilities = dict(zip(self.head_classes, map(float, self.head_probabilities)))
+        return {"head": {"label": self.label, "probabilities": probabilities}}
+
+
+@dataclasses.dataclass(frozen=True)
+class EmotionPrediction(Scores):
+    """The student's output for one clip (see `Scores` for the fields it shares with windows).
+
+    Attributes:
+        windows: how many windows were averaged (1 for a clip scored in one pass).
+        duration_s: the clip's length in seconds (None if not known).
+
+    Example:
+
+    >>> prediction = EmotionPrediction(np.full(8, 0.125, "float32"), np.zeros(8, "float32"))
+    >>> prediction.dominant, prediction.label, prediction.windows
+    ('neutral', None, 1)
+    """
+
+    windows: int = 1
+    duration_s: float | None = None
 
     @property
     def embedding(self) -> np.ndarray:
@@ -55,41 +106,33 @@ class EmotionPrediction:
         return self.logits
 
     def to_dict(self) -> dict:
-        """``{"dominant", "probabilities": {class: p}, "logits": {class: l}, "windows"}``."""
+        """``{"dominant", "probabilities", "logits", "windows", "duration_s"}``, and ``"head"``
+        (``{"label", "probabilities"}``) with a head."""
         return {
             "dominant": self.dominant,
             "probabilities": dict(zip(emotions.CLASSES, map(float, self.probabilities))),
             "logits": dict(zip(emotions.CLASSES, map(float, self.logits))),
             "windows": self.windows,
+            "duration_s": self.duration_s,
+            **self.head_dict(),
         }
 
 
-@dataclasses.dataclass(frozen=True)
-class TimelineWindow:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TimelineWindow(Scores):
     """One timeline window: where it lies in the recording and the student's output for it.
 
     Attributes:
         start_s: start of the window in seconds.
-        end_s: end of the audio it covers in seconds (the audio's end for a padded last window).
-        probabilities: float32 ``[8]``.
-        logits: float32 ``[8]``.
+        end_s: end of the audio it covers in seconds (the audio's end for the last window).
     """
 
     start_s: float
     end_s: float
-    probabilities: np.ndarray
-    logits: np.ndarray
-
-    @property
-    def dominant(self) -> str:
-        return emotions.CLASSES[int(np.argmax(self.probabilities))]
 
     def to_row(self) -> dict:
-        """``{"start_s", "end_s", <one probability per class>, "dominant"}``."""
-        row: dict[str, Any] = {"start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4)}
-        row.update({c: float(p) for c, p in zip(emotions.CLASSES, self.probabilities)})
-        row["dominant"] = self.dominant
-        return row
+        """``{"start_s", "end_s"}`` and `Scores.columns`."""
+        return {"start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4), **self.columns()}
 
 
 @dataclasses.dataclass
@@ -126,19 +169,36 @@ class Timeline:
         return np.stack([w.probabilities for w in self.windows])
 
     def summary(self) -> EmotionPrediction:
-        """The recording as one prediction: the mean of the windows' logits, then softmax."""
-        logits = np.mean(np.stack([w.logits for w in self.windows]), axis=0).astype(np.float32)
+        """The recording as one prediction: the mean of the windows' logits, then softmax.
+
+        A head's probabilities are the softmax of the mean of the windows' log-probabilities:
+        a probe head is affine before its softmax, so this is the head applied to the mean
+        logits, as for the eight classes.
+        """
+        logits = np.mean([w.logits for w in self.windows], axis=0).astype(np.float32)
+        first = self.windows[0]
+        head = None
+        if first.head_probabilities is not None:
+            tiny = np.finfo(np.float32).tiny
+            log_p = [np.log(np.maximum(w.head_probabilities, tiny)) for w in self.windows]
+            head = softmax(np.mean(log_p, axis=0)).astype(np.float32)
         return EmotionPrediction(
-            softmax(logits).astype(np.float32), logits, windows=len(self.windows)
+            softmax(logits).astype(np.float32),
+            logits,
+            windows=len(self.windows),
+            duration_s=self.duration_s,
+            head_probabilities=head,
+            head_classes=first.head_classes,
         )
 
     def to_rows(self, file: str | None = None) -> list[dict]:
         """The rows as dicts (`TimelineWindow.to_row`), with a leading ``file`` if given."""
-        rows = []
-        for window in self.windows:
-            row = window.to_row()
-            rows.append({"file": file, **row} if file is not None else row)
-        return rows
+        rows = [window.to_row() for window in self.windows]
+        return [{"file": file, **row} for row in rows] if file is not None else rows
+
+    def to_frame(self, file: str | None = None) -> pd.DataFrame:
+        """`to_rows` as a table: ``[file,] start_s, end_s, <classes>, dominant[, head_...]``."""
+        return pd.DataFrame(self.to_rows(file))
 
     def to_dict(self) -> dict:
         """A JSON-ready dict: settings, classes, windows and a summary."""
@@ -155,10 +215,11 @@ class Timeline:
                     "end_s": round(w.end_s, 4),
                     "probabilities": dict(zip(emotions.CLASSES, map(float, w.probabilities))),
                     "dominant": w.dominant,
+                    **w.head_dict(),
                 }
                 for w in self.windows
             ],
-            "summary": self.summary().to_dict() if self.windows else None,
+            "summary": self.summary().to_dict(),
         }
 
     def to_json(self, path: PathLike | None = None) -> str:
@@ -169,8 +230,8 @@ class Timeline:
         return text
 
     def to_csv(self, path: PathLike | None = None, *, file: str | None = None) -> str:
-        """Writes (if `path`) and returns CSV: ``[file,] start_s, end_s, <classes>, dominant``."""
-        text = rows_to_csv(self.to_rows(file), with_file=file is not None)
+        """Writes (if `path`) and returns `to_frame` as CSV text."""
+        text = table_to_csv(self.to_frame(file))
         if path is not None:
             pathlib.Path(path).write_text(text, encoding="utf-8")
         return text
@@ -244,14 +305,66 @@ class Timeline:
         return ax.figure
 
 
-def rows_to_csv(rows: Sequence[dict], *, with_file: bool) -> str:
-    """CSV text for timeline rows (columns: ``[file,] start_s, end_s, <classes>, dominant``)."""
-    columns = (["file"] if with_file else []) + ["start_s", "end_s", *emotions.CLASSES, "dominant"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: (f"{v:.6f}" if k in emotions.CLASSES else v) for k, v in row.items()}
+def table_to_csv(table: pd.DataFrame) -> str:
+    """CSV text of a result table: no index, numbers to six significant digits.
+
+    Example:
+
+    >>> table_to_csv(pd.DataFrame({"file": ["a.wav"], "neutral": [0.123456789]}))
+    'file,neutral\\na.wav,0.123457\\n'
+    """
+    return table.to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+
+
+def check_table_suffix(path: PathLike) -> str:
+    """The table format of `path` (its lower-case suffix, one of `TABLE_SUFFIXES`).
+
+    Raises:
+        ValueError: for another suffix.
+
+    Example:
+
+    >>> check_table_suffix("results.Parquet")
+    '.parquet'
+    """
+    path = pathlib.Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise ValueError(
+            f"Cannot write a table to '{path}': the suffix must be one of "
+            f"{', '.join(TABLE_SUFFIXES)}; received {path.suffix or 'none'!r}."
         )
-    return buffer.getvalue()
+    return suffix
+
+
+def write_table(table: pd.DataFrame, path: PathLike) -> pathlib.Path:
+    """Writes a result table in the format its suffix names (`check_table_suffix`).
+
+    Args:
+        table: the rows (e.g. `Timeline.to_frame`, or the per-file rows of `predict_files`).
+        path: ``.csv`` (`table_to_csv`), ``.parquet`` (pyarrow) or ``.json`` (a list of row
+            objects); its folder is created.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: for another suffix.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = write_table(pd.DataFrame({"file": ["a.wav"]}), f"{tempfile.mkdtemp()}/r.parquet")
+    >>> pd.read_parquet(path).file.tolist()
+    ['a.wav']
+    """
+    path = pathlib.Path(path)
+    suffix = check_table_suffix(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        path.write_text(table_to_csv(table), encoding="utf-8")
+    elif suffix == ".parquet":
+        table.to_parquet(path, index=False)
+    else:
+        path.write_text(table.to_json(orient="records", indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,7 +1,8 @@
 """The rules at the door for in-memory waveforms: dtype, channels, rate, finiteness, length.
 
 `prepare_waveform` turns what a caller passes into float32 mono at 16 kHz, or says clearly why it
-cannot; `check_length` refuses clips too short to score. Files are decoded by
+cannot; `check_length` refuses clips too short to score; `pad_batch` stacks clips of different
+lengths into one model input with their lengths. Files are decoded by
 `kerasemo.audio.load_audio` / `stream_audio`, which apply the same rules.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ import numpy as np
 from kerasemo.audio.decode import check_sample_rate
 from kerasemo.audio.reference import SAMPLE_RATE
 from kerasemo.audio.resample import resample
+from kerasemo.export.contract import MIN_SAMPLES
 
 logger = logging.getLogger("kerasemo.inference")
 
@@ -114,3 +117,43 @@ def check_length(num_samples: int, what: str) -> None:
             f"{what} is too short: {num_samples} samples ({num_samples / SAMPLE_RATE:.3f} s) at "
             f"16 kHz; at least {MIN_CLIP_SECONDS} s ({MIN_CLIP_SAMPLES} samples) is needed."
         )
+
+
+def pad_batch(
+    clips: Sequence[np.ndarray], width: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stacks clips of any lengths into one zero-padded batch, with the length each one counts as.
+
+    A clip counts as its own samples, or as `MIN_SAMPLES` (the student's shortest input) when it
+    is shorter: such a clip is scored zero-padded to the student's minimum, on every route.
+
+    Args:
+        clips: float32 ``[samples]`` waveforms.
+        width: the batch's number of samples (a fixed-window model's window); None: the longest
+            length.
+
+    Returns:
+        ``(waveforms, lengths)``: float32 ``[n, width]`` and int32 ``[n]``.
+
+    Raises:
+        ValueError: if `clips` is empty or a clip is longer than `width`.
+
+    Example:
+
+    >>> waveforms, lengths = pad_batch([np.ones(20000, "float32"), np.ones(3000, "float32")])
+    >>> waveforms.shape, lengths.tolist()
+    ((2, 20000), [20000, 10320])
+    """
+    if not clips:
+        raise ValueError("pad_batch needs at least one clip; received none.")
+    lengths = np.array([max(clip.shape[0], MIN_SAMPLES) for clip in clips], np.int32)
+    width = int(lengths.max()) if width is None else int(width)
+    if lengths.max() > width:
+        raise ValueError(
+            f"A clip of {int(lengths.max())} samples does not fit a batch {width} samples wide; "
+            "cut it into windows first."
+        )
+    waveforms = np.zeros((len(clips), width), np.float32)
+    for row, clip in zip(waveforms, clips):
+        row[: clip.shape[0]] = clip
+    return waveforms, lengths

@@ -1,9 +1,10 @@
 """Fixed windows over a stream of samples: the timeline's defaults, their checks, and the cutter.
 
 Windows are ``window`` samples long every ``hop`` samples, starting at 0; the last window, which
-reaches past the end of the audio, is zero-padded (as a short training crop is). The default
-window is the model's own (`kerasemo.export.model_window`); `DEFAULT_WINDOW_SECONDS` is the
-paper's crop, used only when the model does not say.
+reaches past the end of the audio, is zero-padded to ``window`` samples and says how many of
+them are audio (the recogniser scores it on those, with its length). The default window is the
+model's own (`kerasemo.export.model_window`); `DEFAULT_WINDOW_SECONDS` is the paper's crop,
+used only when the model does not say.
 """
 
 from __future__ import annotations
