@@ -6,6 +6,7 @@ with a variable time axis; the tests load the file the way a user would (``onnx.
 `PARITY_TOLERANCE` (probabilities; logits relative to their scale).
 """
 
+import json
 import sys
 
 import numpy as np
@@ -124,3 +125,16 @@ def test_conversion_failure_names_the_op_and_tf2onnx_reason(student, tmp_path, m
 def test_bad_arguments_are_refused_before_converting(student, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         onnx_export.export_onnx(student, tmp_path / "m.onnx", **kwargs)
+
+
+def test_export_command_writes_the_onnx_model_into_the_card(student, tmp_path, capsys):
+    from kerasemo.experiments import export as export_cli
+
+    student.save(tmp_path / "student.keras")
+    out = tmp_path / "export"
+    argv = ["--student", str(tmp_path / "student.keras"), "--out", str(out), "--onnx"]
+    assert export_cli.main(argv + ["--no-saved-model", "--variants", "float32", "--holdout", "2"]) == 0
+    card = json.loads((out / export.MODEL_CARD).read_text())
+    assert (out / onnx_export.ONNX_FILENAME).stat().st_size > 0
+    assert export.within_tolerance(card["parity"]["onnx"]["overall"])
+    assert onnx_export.ONNX_FILENAME in capsys.readouterr().out

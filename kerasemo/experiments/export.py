@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip saved_model_cli.txt (the `saved_model_cli show --all` text)",
     )
     parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write kerasemo.onnx (the waveform model for ONNX Runtime, any length, "
+        "without a head; needs `pip install 'kerasemo[onnx]'`)",
+    )
+    parser.add_argument(
         "--no-check",
         action="store_true",
         help="keep going when float32 parity exceeds 1e-4 (the figures are still reported)",
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             check=not args.no_check,
             num_threads=args.threads,
             head=args.head,
+            onnx=args.onnx,
         )
     except (FileNotFoundError, ValueError, export.ExportError) as err:
         raise SystemExit(f"error: {err}") from None

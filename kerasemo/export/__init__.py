@@ -61,12 +61,15 @@ What is written (`export_student`), into one folder (``saved_models/NAME`` by de
   the distillation run when the student sits in its run directory (``config.toml``,
   ``auc.json``).
 - ``saved_model_cli.txt``: the output of ``saved_model_cli show --dir 1 --all``.
+- ``kerasemo.onnx`` (only with ``onnx=True`` / ``--onnx``, and the ``onnx`` extra): the same
+  waveform model for ONNX Runtime, any length, with the three outputs above but no head
+  (`kerasemo.export.onnx`).
 
 Parity (measured at export and written to the card): the SavedModel and the float32 TFLite model
 against the float32 Keras model (front-end + student, called eagerly): the largest absolute
 difference of the probabilities, and of the logits divided by ``max(1, max |logit|)`` (the
 "logit scale"), and with a head of the head probabilities (and the label agreement), all
-<= `PARITY_TOLERANCE` (1e-4). Padded batches are measured too: the SavedModel's
+<= `PARITY_TOLERANCE` (1e-4); the ONNX model is held to the same. Padded batches are measured too: the SavedModel's
 ``lengths/padded_batch`` case and each TFLite model's ``padded_with_length`` (clips shorter than
 the window, zero-padded with their lengths), both against the Keras model on each clip alone and
 unpadded. The quantised TFLite models are reported on a held-out set of speech-like clips as the
@@ -79,7 +82,7 @@ runtimes execute fastest on CPU.
 Modules: `contract` (names and constants), `window` (the student's window), `precision`
 (loading, float32 rebuild), `waveform_model` (front-end + student, plain or length-aware),
 `head` (probe heads), `saved_model`, `tflite` (conversion and the LiteRT runner), `parity`,
-`model_card`, `pipeline` (`export_student`).
+`model_card`, `onnx` (optional ONNX export), `pipeline` (`export_student`).
 
 How: the SavedModel is written from a plain `tf.Module` holding the model's `tf.Variable`s and
 two traced functions, because Keras' `ExportArchive`/`model.export` store every weight twice on

@@ -42,8 +42,8 @@ import numpy as np
 from kerasemo.audio.reference import SAMPLE_RATE
 from kerasemo.checks import check_positive_int
 from kerasemo.export.contract import MIN_SAMPLES, OUTPUT_NAMES, ExportError
-from kerasemo.export.parity import _worst, compare_outputs, keras_reference, speech_like_clips
-from kerasemo.export.saved_model import _pad_time
+from kerasemo.export.parity import worst_case, compare_outputs, keras_reference, speech_like_clips
+from kerasemo.export.saved_model import pad_time
 from kerasemo.export.waveform_model import build_waveform_model
 from kerasemo.export.window import model_window
 
@@ -255,7 +255,7 @@ def _convert(model: Any, window_samples: int | None, opset: int) -> Any:
 
     def serve(waveform):
         if window_samples is None:
-            waveform = _pad_time(waveform, MIN_SAMPLES)
+            waveform = pad_time(waveform, MIN_SAMPLES)
         return model(waveform, training=False)
 
     signature = [tf.TensorSpec([None, window_samples], tf.float32, name=INPUT_NAME)]
@@ -344,7 +344,7 @@ def _parity(model: Any, session: Any, cases: Mapping[str, int]) -> dict[str, dic
         report[case] = compare_outputs(
             keras_reference(model, waveforms), run_onnx(session, waveforms)
         )
-    report["overall"] = _worst(report.values())
+    report["overall"] = worst_case(report.values())
     return report
 
 

@@ -256,7 +256,7 @@ def saved_model_parity(
         report[f"spectrogram/{name}"] = compare_outputs(
             _student_reference(student, spectrogram, head), _numpy(got)
         )
-    report["overall"] = _worst(report.values())
+    report["overall"] = worst_case(report.values())
     return report
 
 
@@ -283,7 +283,7 @@ def _numpy(outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {name: value.numpy() for name, value in outputs.items()}
 
 
-def _worst(figures) -> dict[str, float]:
+def worst_case(figures) -> dict[str, float]:
     figures = list(figures)
     worst = {}
     for key in ("max_abs_probability", "max_abs_logit", "max_rel_logit", _HEAD_FIGURE):

@@ -72,7 +72,7 @@ class ExportReport:
     def failures(self, tolerance: float = PARITY_TOLERANCE) -> list[str]:
         """Float32 models whose parity exceeds `tolerance` (quantised ones are not held to it)."""
         failed = []
-        for key in ("saved_model", "tflite_float32"):
+        for key in ("saved_model", "tflite_float32", "onnx"):
             if key in self.parity:
                 figures = self.parity[key].get("overall", self.parity[key])
                 padded = self.parity[key].get("padded_with_length", figures)
@@ -94,6 +94,7 @@ def export_student(
     check: bool = True,
     num_threads: int | None = None,
     head: str | os.PathLike | None = None,
+    onnx: bool = False,
 ) -> ExportReport:
     """Exports a student to SavedModel and TFLite, checks parity and writes the model card.
 
@@ -115,6 +116,9 @@ def export_student(
             to build in: every model then also returns ``head_probabilities`` and ``label``,
             and the card lists its classes under ``"head"`` (a warning is logged when it was
             fitted on another student).
+        onnx: also write ``kerasemo.onnx`` (`kerasemo.export.onnx.export_onnx`: the waveform
+            model, any length, without the head) with its parity against Keras; needs the
+            ``onnx`` extra.
 
     Returns:
         An `ExportReport`.
@@ -172,6 +176,8 @@ def export_student(
             path = out_dir / tflite_filename(variant)
             parity[f"tflite_{variant}"] = _write_tflite(flatbuffer, path, cases, num_threads)
             files[f"tflite_{variant}"] = path
+    if onnx:
+        _write_onnx(float32_student, out_dir, files, parity)
 
     extra = {}
     if loaded_head is not None:
@@ -190,6 +196,21 @@ def export_student(
             + f". The files and {files['model_card']} were written for inspection."
         )
     return report
+
+
+def _write_onnx(student, out_dir, files, parity) -> None:
+    """Writes ``kerasemo.onnx`` (variable length, no head), recording its path and parity."""
+    from kerasemo.export.onnx import ONNX_FILENAME, export_onnx
+
+    report = export_onnx(student, out_dir / ONNX_FILENAME)
+    files["onnx"] = pathlib.Path(report["path"])
+    parity["onnx"] = report["parity"]
+    logger.info(
+        "ONNX: %.1f MB, converted in %.1f s, max |dp| %.2e",
+        report["bytes"] / 1e6,
+        report["conversion_seconds"],
+        report["parity"]["overall"]["max_abs_probability"],
+    )
 
 
 def _model_fingerprint(student) -> str:

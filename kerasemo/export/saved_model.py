@@ -86,7 +86,7 @@ def export_saved_model(
 
     def serve_waveform(waveform):
         waveform = _check_finite(waveform, WAVEFORM_INPUT)
-        return with_label(model(_pad_time(waveform, MIN_SAMPLES), training=False), head)
+        return with_label(model(pad_time(waveform, MIN_SAMPLES), training=False), head)
 
     def serve_lengths(waveform, length):
         waveform = _check_finite(waveform, WAVEFORM_INPUT)
@@ -95,7 +95,7 @@ def export_saved_model(
 
     def serve_spectrogram(spectrogram):
         spectrogram = _check_finite(spectrogram, "spectrogram")
-        logits = student(_pad_time(spectrogram, MIN_INPUT_FRAMES), training=False)
+        logits = student(pad_time(spectrogram, MIN_INPUT_FRAMES), training=False)
         outputs = {
             "logits": tf.identity(logits, name="logits"),
             "probabilities": tf.nn.softmax(logits, name="probabilities"),
@@ -270,7 +270,7 @@ def saved_model_cli_show(directory: str | os.PathLike) -> str:
     return result.stdout
 
 
-def _pad_time(x, minimum):
+def pad_time(x, minimum):
     """Zero-pads the last axis of a TF tensor to at least `minimum` entries."""
     import tensorflow as tf
 
