@@ -31,6 +31,26 @@ The padding reproduces the "output for 512x400" column of Table 4 exactly.
 """
 
 
+def stage_output_size(length, kernel: int, stride: int, padding: tuple[int, int]):
+    """Length after one `TRUNK` stage along one axis: ``(length + pads - kernel) // stride + 1``.
+
+    Only operators, no branches, so `length` may be an int or an integer tensor of any
+    framework (the masked student computes every row's valid length with it); a result below 1
+    means the input was too short for the stage.
+
+    Args:
+        length: input length along the axis (int or integer tensor).
+        kernel, stride: the stage's kernel size and stride along the axis.
+        padding: the stage's (before, after) zero padding along the axis.
+
+    Example:
+
+    >>> stage_output_size(400, 7, 2, (1, 1))  # conv1 along time
+    198
+    """
+    return (length + padding[0] + padding[1] - kernel) // stride + 1
+
+
 def trunk_output_size(length: int, axis: int) -> int:
     """Length after ``mpool5`` along `axis` (0: frequency, 1: time); 0 means "too short".
 
@@ -46,10 +66,9 @@ def trunk_output_size(length: int, axis: int) -> int:
     (0, 1)
     """
     for _, kernel, stride, padding in TRUNK:
-        padded = length + sum(padding[axis])
-        if padded < kernel[axis]:
+        if length + sum(padding[axis]) < kernel[axis]:
             return 0
-        length = (padded - kernel[axis]) // stride[axis] + 1
+        length = stage_output_size(length, kernel[axis], stride[axis], padding[axis])
     return max(length, 0)
 
 

@@ -40,7 +40,7 @@ from keras import layers, ops
 
 from kerasemo.audio.frontend import LogMagnitude, MirrorFrequencyBins, PerBinNormalization
 from kerasemo.models.student import VGGMStudent, _AddChannelAxis
-from kerasemo.vggm import MIN_INPUT_FRAMES, TRUNK
+from kerasemo.vggm import MIN_INPUT_FRAMES, TRUNK, stage_output_size
 
 _TIME_AXIS = 2
 """The time axis of the student's tensors: ``[batch, bins, frames]``, then ``[batch, bins,
@@ -74,9 +74,8 @@ def stage_end(stage: str) -> str:
 def trunk_time_lengths(frames) -> dict[str, object]:
     """Valid time length after each `TRUNK` stage, for integer frame counts (tensor or int).
 
-    Each stage is "valid" after its explicit padding, ``out = (n + pads - kernel) // stride +
-    1``, on the time axis; the last entry (``mpool5``) is `kerasemo.vggm.trunk_output_size` of
-    the same count.
+    Each stage's length is `kerasemo.vggm.stage_output_size` on the time axis; the last entry
+    (``mpool5``) is `kerasemo.vggm.trunk_output_size` of the same count.
 
     Args:
         frames: int or int tensor ``[batch]`` of frame counts (at least `MIN_INPUT_FRAMES`).
@@ -91,9 +90,9 @@ def trunk_time_lengths(frames) -> dict[str, object]:
     """
     lengths = {}
     length = ops.convert_to_tensor(frames, "int32")
+    axis = _TIME_AXIS - 1  # TRUNK lists (frequency, time)
     for name, kernel, stride, padding in TRUNK:
-        axis = _TIME_AXIS - 1  # TRUNK lists (frequency, time)
-        length = ops.floor_divide(length + sum(padding[axis]) - kernel[axis], stride[axis]) + 1
+        length = stage_output_size(length, kernel[axis], stride[axis], padding[axis])
         lengths[name] = length
     return lengths
 
