@@ -231,16 +231,35 @@ def _mirror_bins(spec):
     return ops.concatenate([spec, ops.flip(spec[:, 1:-1], axis=1)], axis=1)
 
 
-def _normalize_bins(spec, epsilon):
+def normalize_bins(spec, epsilon, mask=None):
     """Per-bin ``(S - mean_t) / (std_t + epsilon)`` over the last axis, N - 1 std.
 
     The mean is taken on data shifted by the first frame (the same mean mathematically), so a
     constant bin centres to exactly 0 and maps to 0. With a single frame the N - 1 std is
     undefined; the denominator ``max(T - 1, 1)`` makes it 0 and the output 0.
+
+    Args:
+        spec: float32 ``[..., bins, frames]``.
+        epsilon: added to each bin's standard deviation.
+        mask: optional 0/1 float32 ``[..., 1, frames]``: the statistics then cover only the
+            frames marked 1, and the others come out 0 (a zero-padded batch of clips, each
+            normalised over its own frames).
+
+    Example:
+
+    >>> x = np.array([[[1.0, 2.0, 3.0, 0.0]]], "float32")  # 3 frames of a clip, 1 of padding
+    >>> y = normalize_bins(x, 0.0, mask=np.array([[[1, 1, 1, 0]]], "float32"))
+    >>> (ops.convert_to_numpy(y) + 0.0).round(3).tolist()  # + 0.0 turns -0.0 into 0.0
+    [[[-1.0, 0.0, 1.0, 0.0]]]
     """
-    count = ops.cast(ops.shape(spec)[-1], _COMPUTE_DTYPE)
     shifted = spec - spec[..., :1]
-    centred = shifted - ops.mean(shifted, axis=-1, keepdims=True)
+    if mask is None:
+        count = ops.cast(ops.shape(spec)[-1], _COMPUTE_DTYPE)
+        centred = shifted - ops.mean(shifted, axis=-1, keepdims=True)
+    else:
+        count = ops.sum(mask, axis=-1, keepdims=True)
+        shifted = shifted * mask
+        centred = (shifted - ops.sum(shifted, axis=-1, keepdims=True) / count) * mask
     variance = ops.sum(ops.square(centred), axis=-1, keepdims=True) / ops.maximum(
         count - 1.0, 1.0
     )
@@ -388,7 +407,7 @@ class PerBinNormalization(_Float32Layer):
         self.built = True
 
     def call(self, inputs):
-        return _normalize_bins(ops.cast(inputs, _COMPUTE_DTYPE), self.epsilon)
+        return normalize_bins(ops.cast(inputs, _COMPUTE_DTYPE), self.epsilon)
 
     def compute_output_shape(self, input_shape):
         return _check_rank("PerBinNormalization", input_shape, 3, "[batch, bins, frames]")
@@ -518,7 +537,7 @@ class VGGVoxSpectrogram(_Float32Layer):
         spec = _magnitude_spectrogram(_frame(_preemphasis(y)))  # [batch, 257, frames]
         # Normalising per bin before mirroring is identical and costs half.
         if self.normalize:
-            spec = _normalize_bins(spec, self.epsilon)
+            spec = normalize_bins(spec, self.epsilon)
         if self.mirror:
             spec = _mirror_bins(spec)
         return spec

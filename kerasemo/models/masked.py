@@ -38,7 +38,12 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from kerasemo.audio.frontend import LogMagnitude, MirrorFrequencyBins, PerBinNormalization
+from kerasemo.audio.frontend import (
+    LogMagnitude,
+    MirrorFrequencyBins,
+    PerBinNormalization,
+    normalize_bins,
+)
 from kerasemo.models.student import VGGMStudent, _AddChannelAxis
 from kerasemo.vggm import MIN_INPUT_FRAMES, TRUNK, stage_output_size
 
@@ -115,8 +120,7 @@ def time_mask(lengths, width, rank: int, dtype: str):
 def masked_normalization(spectrogram, frames, epsilon: float):
     """`PerBinNormalization` over each row's first `frames` frames; 0 beyond them.
 
-    Computed as that layer does: shifted by the first frame, mean, N - 1 standard deviation,
-    ``(S - mean) / (std + epsilon)``.
+    The layer's own arithmetic (`kerasemo.audio.frontend.normalize_bins`) with a time mask.
 
     Args:
         spectrogram: float32 ``[batch, bins, width]``.
@@ -127,11 +131,7 @@ def masked_normalization(spectrogram, frames, epsilon: float):
         float32 ``[batch, bins, width]``.
     """
     mask = time_mask(frames, ops.shape(spectrogram)[_TIME_AXIS], 3, spectrogram.dtype)
-    count = ops.expand_dims(ops.expand_dims(ops.cast(frames, spectrogram.dtype), 1), 2)
-    shifted = (spectrogram - spectrogram[..., :1]) * mask
-    centred = (shifted - ops.sum(shifted, axis=-1, keepdims=True) / count) * mask
-    variance = ops.sum(ops.square(centred), axis=-1, keepdims=True) / (count - 1.0)
-    return centred / (ops.sqrt(variance) + epsilon)
+    return normalize_bins(spectrogram, epsilon, mask)
 
 
 def masked_time_mean(x, lengths):
