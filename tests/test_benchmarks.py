@@ -1,5 +1,6 @@
 """The benchmarks package: section registry, command line, table writer, and the foundation run."""
 
+import argparse
 import ast
 import json
 import os
@@ -14,7 +15,9 @@ import pytest
 
 import kerasemo
 import kerasemo.benchmarks
+import kerasemo.export.onnx
 from kerasemo import cli as kerasemo_cli
+from kerasemo import config as config_lib
 from kerasemo.benchmarks import (
     SECTION_MODULES,
     SECTIONS,
@@ -23,9 +26,15 @@ from kerasemo.benchmarks import (
     cli,
     harness,
     render_section,
+    routes,
     update_markdown,
 )
+from kerasemo.benchmarks import export as export_section
+from kerasemo.demo import DEFAULT_STUDENT
+from kerasemo.export import SAMPLE_RATE, WINDOW_SAMPLES, crop_samples_for_frames
 from kerasemo.experiments import benchmark
+from kerasemo.inference.agreement import ROUTE_SECONDS
+from kerasemo.models import student_from_config
 
 BENCHMARKS = pathlib.Path(kerasemo.benchmarks.__file__).parent
 TABLE = pathlib.Path(kerasemo.__file__).parents[1] / "experiments" / "benchmarks.md"
@@ -182,3 +191,100 @@ def test_foundation_benchmark_runs_end_to_end(tmp_path):
     text = output.read_text()
     assert text.startswith(harness.MARKDOWN_HEADER)
     assert "<!-- benchmark:foundation -->" in text
+
+
+TINY_STUDENT = ["--set", "student.conv_filters=[8,16,16,16,16]", "--set", "student.fc6_units=32",
+                "--set", "student.fc7_units=16", "--set", "frontend.crop_frames=200"]
+"""A preset student small enough for a section to run in seconds, and its 200-frame window."""
+TINY_WINDOW_S = crop_samples_for_frames(200) / SAMPLE_RATE
+
+
+def _section_figures(argv, tmp_path) -> dict[str, dict]:
+    """Runs one section through the command line; its figures by name, from the JSON file."""
+    json_path = tmp_path / "figures.json"
+    assert cli.main([*argv, "--output", str(tmp_path / "b.md"), "--json", str(json_path)]) == 0
+    (section,) = json.loads(json_path.read_text())["sections"].values()
+    return {figure["name"]: figure for figure in section}
+
+
+@pytest.mark.slow
+def test_export_section_times_onnx_beside_tflite(tmp_path):
+    figures = _section_figures(["--only", "export", "--repeats", "1", *TINY_STUDENT], tmp_path)
+    assert f"per {TINY_WINDOW_S:.3f} s window" in figures["RTF, Keras predict"]["note"]
+    for model in export_section.ONNX_MODELS:
+        name = f"ONNX ({model})"
+        assert 0 < figures[f"RTF, {name}"]["value"] < 1, name
+        assert "ONNX Runtime" in figures[f"RTF, {name}"]["note"]
+        ratio = figures[f"RTF, {name}"]["value"] / figures["RTF, Keras predict"]["value"]
+        assert figures[f"RTF ratio, {name} / Keras predict"]["value"] == pytest.approx(ratio)
+        assert figures[f"size, {name}"]["value"] > 0 and figures[f"conversion, {name}"]["value"] > 0
+        assert figures[f"{name}: max |p - p_keras|"]["met"] is True
+    for variant in ("float32", "float16", "int8"):
+        assert figures[f"conversion, TFLite {variant}"]["value"] > 0
+    assert figures["TFLite float32: max |p - p_keras|"]["met"] is True
+    assert figures["TFLite int8: max |p - p_keras|"]["goal"] == ""
+    assert "ONNX" not in figures  # the row of a missing onnx extra
+    assert "| ONNX (any length): max \\|p - p_keras\\| |" in (tmp_path / "b.md").read_text()
+
+
+def test_export_section_says_when_the_onnx_extra_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # import tf2onnx raises ImportError
+    reports, rows = export_section._onnx_or_missing(object(), tmp_path, WINDOW_SAMPLES)
+    assert reports == {} and [(row.name, row.value) for row in rows] == [("ONNX", None)]
+    assert rows[0].note.startswith("not measured: The ONNX export needs tf2onnx, onnx and onnxrun")
+    assert "pip install 'kerasemo[onnx]'" in rows[0].note
+    assert "| ONNX | n/a |  |" in render_section("export", "E", rows, "m", "cmd")
+
+
+def test_export_section_fails_on_a_conversion_error(monkeypatch, tmp_path):
+    def fail(*args):
+        raise kerasemo.export.ExportError("tf2onnx could not convert RFFT")
+
+    monkeypatch.setattr(kerasemo.export.onnx, "export_onnx", fail)
+    with pytest.raises(kerasemo.export.ExportError, match="could not convert RFFT"):
+        export_section._onnx_or_missing(object(), tmp_path, WINDOW_SAMPLES)
+
+
+def test_routes_student_is_the_one_given_else_the_main_jobs(monkeypatch, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"--student .*nowhere.keras: no such file"):
+        routes.choose_student(argparse.Namespace(student=tmp_path / "nowhere.keras"), tmp_path)
+    given = tmp_path / "mine.keras"
+    given.write_bytes(b"")
+    chosen = routes.choose_student(argparse.Namespace(student=given), tmp_path)
+    assert chosen.path == given and chosen.origin == f"{given} (--student)"
+    monkeypatch.chdir(tmp_path)
+    DEFAULT_STUDENT.parent.mkdir(parents=True)
+    DEFAULT_STUDENT.write_bytes(b"")
+    chosen = routes.choose_student(argparse.Namespace(student=None), tmp_path)
+    assert chosen.path == DEFAULT_STUDENT and "main job's trained student" in chosen.origin
+
+
+@pytest.mark.slow
+def test_routes_section_compares_every_format_with_the_keras_route(monkeypatch, tmp_path):
+    """Without --student or a main-job student, a random tiny student: every route, every length."""
+    monkeypatch.chdir(tmp_path)  # no runs/demo/distill/student.keras here
+    figures = _section_figures(["--only", "routes", *TINY_STUDENT], tmp_path)
+    experiment = config_lib.config_from_args(cli.build_parser().parse_args(TINY_STUDENT))
+    assert figures["student"]["value"] == student_from_config(experiment).count_params()
+    assert "random weights" in figures["student"]["note"]
+    assert figures["clips per length"]["value"] == 8
+    window = figures["TFLite window"]["value"]
+    assert window == pytest.approx(TINY_WINDOW_S)  # the preset's crop, not the paper's
+    seconds = sorted([*ROUTE_SECONDS, window])
+    assert figures["clips per length"]["note"].endswith(", ".join(f"{s:g}" for s in seconds) + " s")
+    for route in routes.ROUTES.values():
+        for length in seconds:
+            dp = figures[f"{route}, {length:g} s: max |dp|"]
+            agreement = figures[f"{route}, {length:g} s: argmax agreement"]
+            assert 0 <= dp["value"] <= 1 and 0 <= agreement["value"] <= 1
+            one_pass = route == "SavedModel" or length <= window
+            assert dp["note"].startswith("one pass") is one_pass, (route, length)
+            held = one_pass and route != "TFLite int8"
+            assert dp["met"] is (True if held else None), (route, length)
+    beyond = [s for s in seconds if s > window]
+    notes = [figures[f"TFLite int8, {s:g} s: max |dp|"]["note"] for s in beyond]
+    windows = [int(note.split(" windows averaged")[0]) for note in notes]
+    assert windows == sorted(set(windows)) and windows[0] >= 2  # more windows for longer clips
+    text = (tmp_path / "b.md").read_text()
+    assert "<!-- benchmark:routes -->\n## One answer per route\n" in text
+    assert "| SavedModel, 20 s: max \\|dp\\| |" in text

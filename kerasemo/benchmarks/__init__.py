@@ -4,13 +4,14 @@
 table (`kerasemo.benchmarks.cli`). Modules:
 
 - `harness`: what the sections share: `Figure`, `time_call`, `PeakMemory`, the machine's conv
-  reference (`machine_conv_throughput`), the paper-size student's training step
+  reference (`machine_conv_throughput`), a preset's student at random weights
+  (`random_student`), the paper-size student's training step
   (`student_training_step`, `student_training_throughput`), the H100 constants of the GPU
   estimates, and the markdown table (`render_section`, `update_markdown`);
 - `random_shards`: random EmoVoxCeleb-style shards and the input pipeline's speed on them;
 - one module per section, each with ``NAME``, ``TITLE`` and ``measure(args)``: `foundation`,
-  `synthetic`, `teacher`, `emovoxceleb`, `probe`, `export`, `distill`, `student`, `beam`,
-  `scale` (whose training processes run `scale_worker`);
+  `synthetic`, `teacher`, `emovoxceleb`, `probe`, `export`, `routes`, `distill`, `student`,
+  `beam`, `scale` (whose training processes run `scale_worker`);
 - `sections`: the registry, `SECTIONS` (name -> ``measure``) and `TITLES` (name -> heading).
 
 Example:
@@ -30,6 +31,7 @@ from kerasemo.benchmarks.harness import (
     StudentStep,
     describe_machine,
     machine_conv_throughput,
+    random_student,
     render_section,
     student_training_step,
     student_training_throughput,
@@ -49,6 +51,7 @@ __all__ = [
     "StudentStep",
     "describe_machine",
     "machine_conv_throughput",
+    "random_student",
     "render_section",
     "student_training_step",
     "student_training_throughput",

@@ -16,7 +16,11 @@ Sections (``--only`` selects some; the file keeps the other sections as they wer
 - ``emovoxceleb``: shard building speed and stage shares, storage per second of audio, shard
   reading speed against raw disk reads.
 - ``probe``: embedding extraction real-time factor; probe fit time vs scikit-learn.
-- ``export``: real-time factor of Keras, SavedModel and TFLite variants, with model sizes.
+- ``export``: real-time factor of Keras, SavedModel, TFLite variants and ONNX, with model sizes,
+  conversion times and parity.
+- ``routes``: how far the SavedModel's and the TFLite models' utterance answers are from the
+  ``.keras`` route's, per clip length (``--student``, else the main job's student, else random
+  weights).
 - ``distill``: input-pipeline throughput vs the training step, an H100 feed estimate, peak
   memory of distillation on 1x and 4x as many shards.
 - ``student``: the demo student's training step with the previous and the current demo recipe
@@ -32,6 +36,7 @@ Example:
     python -m kerasemo.benchmarks                               # all sections, update the table
     python -m kerasemo.benchmarks --only probe export --no-write
     python -m kerasemo.benchmarks --only beam --beam-corpus tiny --no-write
+    python -m kerasemo.benchmarks --only routes --student runs/distill/student.keras
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from kerasemo.benchmarks import beam, emovoxceleb
 from kerasemo.benchmarks.harness import describe_machine, render_section, update_markdown
 from kerasemo.benchmarks.sections import SECTIONS, TITLES
 from kerasemo.checks import check_positive_int
+from kerasemo.demo import DEFAULT_STUDENT
 
 PROG = "python -m kerasemo.benchmarks"
 DEFAULT_OUTPUT = pathlib.Path("experiments") / "benchmarks.md"
@@ -119,6 +125,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     for flag, choices, help_text in _CHOICE_OPTIONS:
         parser.add_argument(flag, choices=choices, default=choices[0], help=help_text)
+    parser.add_argument(
+        "--student",
+        type=pathlib.Path,
+        metavar="PATH",
+        help=f"the .keras student of the routes section (default: {DEFAULT_STUDENT} when it "
+        "exists, else the preset's student at random weights)",
+    )
     config_lib.add_config_arguments(parser, default="paper")
     parser.add_argument(
         "--output",

@@ -10,7 +10,7 @@ that several sections use are measured once per run and kept in ``args.shared``:
   step (time, samples/s, FLOPs, peak memory).
 
 Helpers: `time_call` (median wall time), `PeakMemory` (peak resident memory of a block),
-`describe_machine`, and the markdown table: `render_section` writes one section between stable
+`random_student` (a preset's student at random weights), `describe_machine`, and the markdown table: `render_section` writes one section between stable
 markers, `update_markdown` replaces those sections in place in a file and keeps the others.
 
 Example:
@@ -34,6 +34,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from kerasemo.checks import check_non_negative_int, check_positive_int, check_positive_number
 
@@ -66,7 +67,7 @@ class Figure:
 
     Args:
         name: what was measured (the table's first column; unique within a section).
-        value: the measurement.
+        value: the measurement, or None when it could not be measured (the note says why).
         unit: its unit (``"s"``, ``"samples/s"``, ``"ratio"``, ...).
         goal: the goal it is held to, as text (``">= 0.4"``), or ``""`` for none.
         met: whether the goal was met; None when there is no goal.
@@ -79,7 +80,7 @@ class Figure:
     """
 
     name: str
-    value: float
+    value: float | None
     unit: str
     goal: str = ""
     met: bool | None = None
@@ -309,6 +310,34 @@ def student_training_throughput(args: argparse.Namespace) -> tuple[float, float]
     return step.samples_per_second, step.train_flops
 
 
+def random_student(experiment: Any) -> tuple[Any, str]:
+    """`experiment`'s student in float32 at a seeded random initialisation, and its description.
+
+    What the export sections measure when no trained student is given: the weights do not
+    change the speed or the size, but they do change what agreement figures mean.
+
+    Args:
+        experiment: a `kerasemo.config.ExperimentConfig` (its ``student``, ``frontend`` and
+            ``seed``).
+
+    Returns:
+        (a `VGGMStudent`, ``"<preset> preset, <n> parameters, random weights"``).
+
+    Example:
+
+    >>> from kerasemo.config import load_config
+    >>> random_student(load_config("demo"))[1]
+    'demo preset, 265,384 parameters, random weights'
+    """
+    import keras
+
+    from kerasemo.models import student_from_config
+
+    keras.utils.set_random_seed(experiment.seed)
+    student = student_from_config(experiment, dtype="float32")
+    return student, f"{experiment.name} preset, {student.count_params():,} parameters, random weights"
+
+
 def describe_machine() -> str:
     """The CPU, its visible cores and the TensorFlow, Keras and Python versions, in one line.
 
@@ -333,21 +362,32 @@ def describe_machine() -> str:
     )
 
 
-def format_value(value: float) -> str:
-    """A figure's value as the table shows it: thousands separators, 2 or 4 decimals.
+def format_value(value: float | None) -> str:
+    """A figure's value as the table shows it: thousands separators, 2 or 4 decimals, or 2 digits.
+
+    Integers (counts) are shown whole; values below 0.001 (parity figures, real-time factors of
+    small models) keep two significant digits in scientific notation, not ``0.0000``.
 
     Example:
 
-    >>> format_value(12345.6), format_value(3.14159), format_value(0.5)
-    ('12,346', '3.14', '0.5000')
+    >>> format_value(12345.6), format_value(3.14159), format_value(0.5), format_value(3.2e-6)
+    ('12,346', '3.14', '0.5000', '3.2e-06')
+    >>> format_value(0), format_value(8), format_value(None)
+    ('0', '8', 'n/a')
     """
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
     if value == 0:
         return "0"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 1:
         return f"{value:.2f}"
-    return f"{value:.4f}"
+    if abs(value) >= 1e-3:
+        return f"{value:.4f}"
+    return f"{value:.1e}"
 
 
 def render_section(key: str, title: str, figures: list[Figure], machine: str, command: str) -> str:
@@ -362,13 +402,16 @@ def render_section(key: str, title: str, figures: list[Figure], machine: str, co
         command: the command that measured it.
 
     Returns:
-        The markdown text, markers included, without a final newline.
+        The markdown text, markers included, without a final newline. A ``|`` inside a cell
+        (``max |dp|``) is escaped, so that it does not split the cell.
 
     Example:
 
-    >>> text = render_section("a", "Section A", [Figure("x", 2.0, "s")], "m", "cmd")
+    >>> text = render_section("a", "Section A", [Figure("max |dp|", 2.0, "abs")], "m", "cmd")
     >>> text.splitlines()[0], text.splitlines()[1]
     ('<!-- benchmark:a -->', '## Section A')
+    >>> print(text.splitlines()[-2])
+    | max \\|dp\\| | 2.00 | abs |  |  |  |
     """
     lines = [
         f"<!-- benchmark:{key} -->",
@@ -383,7 +426,8 @@ def render_section(key: str, title: str, figures: list[Figure], machine: str, co
     ]
     for f in figures:
         met = "" if f.met is None else ("yes" if f.met else "**no**")
-        lines.append(f"| {f.name} | {format_value(f.value)} | {f.unit} | {f.goal} | {met} | {f.note} |")
+        cells = (f.name, format_value(f.value), f.unit, f.goal, met, f.note)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines.append(f"<!-- /benchmark:{key} -->")
     return "\n".join(lines)
 

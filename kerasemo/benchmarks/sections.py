@@ -26,6 +26,7 @@ from kerasemo.benchmarks import (
     export,
     foundation,
     probe,
+    routes,
     scale,
     student,
     synthetic,
@@ -33,7 +34,9 @@ from kerasemo.benchmarks import (
 )
 from kerasemo.benchmarks.harness import Figure
 
-SECTION_MODULES = (foundation, synthetic, teacher, emovoxceleb, probe, export, distill, student, beam, scale)
+SECTION_MODULES = (
+    foundation, synthetic, teacher, emovoxceleb, probe, export, routes, distill, student, beam, scale
+)
 """The section modules, in the order a full run measures them."""
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
