@@ -236,7 +236,7 @@ class EmotionRecognizer:
             if isinstance(decoded, np.ndarray) and decoded.shape[0] <= self._longest_single_pass():
                 whole.append((index, decoded))
             else:
-                logger.info("%s: averaging the logits of its timeline windows.", _name(clip))
+                logger.debug("%s: averaging the logits of its timeline windows.", _name(clip))
                 predictions[index] = self.timeline(decoded).summary()
         whole.sort(key=lambda item: item[1].shape[0])
         for start in range(0, len(whole), batch_size):
