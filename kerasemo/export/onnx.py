@@ -185,12 +185,32 @@ def _convert_part(graph: Any, node: Any, name: str, args: list) -> Any:
     )
 
 
+def _convert_log1p(graph: Any, node: Any, name: str, args: list) -> Any:
+    """``Log1p`` (the student's ``log_magnitude`` option) -> ONNX ``Log(x + 1)``.
+
+    ONNX has no ``log1p``; ``log(1 + x)`` loses no precision that matters here because the
+    input is a magnitude of int16-scale audio (>= 0, mostly >> 1).
+    """
+    from onnx import TensorProto
+
+    shifted = graph.make_node(
+        "Add", [node.input[0], _const(graph, f"{name}_one", np.array(1.0, np.float32))]
+    ).output[0]
+    shape = graph.get_shape(node.input[0])
+    outputs = list(node.output)
+    graph.remove_node(node.name)
+    return graph.make_node(
+        "Log", [shifted], outputs=outputs, shapes=[shape], dtypes=[TensorProto.FLOAT]
+    )
+
+
 ONNX_OP_HANDLERS = {
     "RFFT": (_convert_rfft, []),
     "Real": (_convert_part, []),
     "Imag": (_convert_part, []),
+    "Log1p": (_convert_log1p, []),
 }
-"""tf2onnx ``custom_op_handlers`` for the ops tf2onnx does not convert in the front-end."""
+"""tf2onnx ``custom_op_handlers`` for the ops tf2onnx does not convert in kerasemo's models."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,14 +233,17 @@ class _ErrorLog(logging.Handler):
 
 @contextlib.contextmanager
 def _tf2onnx_errors() -> Iterator[list[str]]:
-    """Collects the error messages tf2onnx logs inside the block."""
+    """Collects the error messages tf2onnx logs inside the block (and hides its INFO lines)."""
     log = _ErrorLog()
     tf2onnx_logger = logging.getLogger("tf2onnx")
+    level = tf2onnx_logger.level
+    tf2onnx_logger.setLevel(logging.WARNING)  # its per-pass INFO lines are not for our users
     tf2onnx_logger.addHandler(log)
     try:
         yield log.messages
     finally:
         tf2onnx_logger.removeHandler(log)
+        tf2onnx_logger.setLevel(level)
 
 
 def _unconverted_ops(proto: Any) -> list[str]:
