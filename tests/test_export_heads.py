@@ -16,9 +16,10 @@ import pytest
 import tensorflow as tf
 
 from kerasemo import export
-from kerasemo.evaluation.probing import model_fingerprint, save_probe_head
+from kerasemo.evaluation.probing import model_fingerprint
 from kerasemo.experiments import export as export_cli
 from kerasemo.models import VGGMStudent
+from kerasemo.models.probe_head import save_probe_head
 
 SMALL = dict(
     input_bins=257, mirror_input=True, conv_filters=(8, 16, 16, 16, 16), fc6_units=32, fc7_units=16

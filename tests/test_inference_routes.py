@@ -11,10 +11,10 @@ import pytest
 
 from kerasemo import export
 from kerasemo.audio.signals import speech_like_signal
-from kerasemo.evaluation.probing.head import save_probe_head
 from kerasemo.export.contract import PARITY_TOLERANCE
 from kerasemo.inference import EmotionRecognizer, pad_batch
 from kerasemo.inference.agreement import route_agreement
+from kerasemo.models.probe_head import save_probe_head
 from test_predict import SR, models  # noqa: F401 - fixture
 
 ROUTES = ("keras", "saved_model", "tflite")

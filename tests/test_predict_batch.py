@@ -124,7 +124,7 @@ def test_unreadable_files_are_skipped_and_reported(models, clips, tmp_path, caps
 
 
 def test_a_head_adds_its_columns(models, clips, tmp_path):  # noqa: F811
-    from kerasemo.evaluation.probing.head import save_probe_head
+    from kerasemo.models.probe_head import save_probe_head
 
     _, paths = clips
     rng = np.random.default_rng(0)

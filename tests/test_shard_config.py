@@ -1,6 +1,6 @@
 """What a build recorded, read back and checked against the configuration that distils from it:
-frame timing, sample rate and record format must agree; split fractions, seed and preset are
-noted.
+frame timing, sample rate, record format and front-end recipe must agree; split fractions, seed
+and preset are noted.
 
 Same fixture build (demo preset) as test_build_emovoxceleb; bare shards from shard_fixtures.
 """
@@ -17,9 +17,11 @@ from shard_fixtures import TINY_DISTILL, write_distill_splits
 from test_build_emovoxceleb import single_build, teacher_path, vox1  # noqa: F401 - fixtures
 
 from kerasemo.config import apply_overrides, load_config
-from kerasemo.data import schema
+from kerasemo.data import emovoxceleb, schema, voxceleb
+from kerasemo.data.emovoxceleb.plan import frontend_recipe
 from kerasemo.data.shard_config import (
     FRAME_SPACING,
+    RECIPE,
     SCHEMA_VERSION,
     STORED_BINS,
     ShardConfigMismatchError,
@@ -37,6 +39,19 @@ def _settings(folder):
 
 def _demo(*overrides):
     return apply_overrides(load_config("demo"), list(overrides))
+
+
+def _edit_plan(folder, edit):
+    plan = json.loads((folder / "plan.json").read_text())
+    edit(plan)
+    (folder / "plan.json").write_text(json.dumps(plan))
+
+
+# The VGGVox recipe (the authors' compute_audio_feats.m), as the build records it.
+_RECIPE = {
+    "sample_rate": 16000, "stored_bins": 257, "frame_length": 400, "frame_step": 160, "fft_length": 512,
+    "int16_scale": 32768.0, "preemphasis": 0.97, "dc_alpha": 0.99,
+}
 
 
 @pytest.fixture
@@ -61,17 +76,64 @@ def test_reads_what_the_builder_recorded(single_build):
         "splits.unheard_identity_fraction": (0.2, "plan.json"),
         "splits.heard_val_fraction": (0.15, "plan.json"),  # the demo preset's
         "seed": (0, "plan.json"),
-        "name": ("demo", "config.toml"),
-        "frontend.sample_rate": (16000, "config.toml"),
-        STORED_BINS: (257, first_train),
+        "name": ("demo", "plan.json"),
+        "frontend.sample_rate": (16000, "plan.json"),
+        STORED_BINS: (257, "plan.json"),
+        **{f"{RECIPE}.{k}": (v, "plan.json") for k, v in _RECIPE.items() if k not in ("sample_rate", "stored_bins")},
         FRAME_SPACING: (0.24, first_train),
     }
+
+
+def test_the_plan_records_the_preset_and_the_front_end_recipe(single_build, vox1):
+    info = json.loads((single_build / "plan.json").read_text())["info"]
+    assert info["preset"] == "demo" and info["frontend"] == _RECIPE
+    # Not part of the fingerprint: a build from before resumes; waveforms record no recipe.
+    assert frontend_recipe() == _RECIPE
+    tracks, report = voxceleb.scan(vox1[0], "voxceleb1")
+    labeller = emovoxceleb.TeacherLabeller(None, lambda *a, **k: None)
+    plan = emovoxceleb.plan_build(
+        tracks, report, labeller=labeller, config=load_config("paper"),
+        options=emovoxceleb.BuildOptions(audio="waveform"),
+    )
+    assert plan.info["preset"] == "paper" and "frontend" not in plan.info
+    assert not {"preset", "frontend", "sample_rate", "preemphasis"} & set(plan.fingerprint)
 
 
 def test_the_build_configuration_passes_without_a_warning(single_build, caplog):
     with caplog.at_level(logging.WARNING):
         checked = check_shard_config(single_build, load_config("demo"))
-    assert len(checked) == 10 and caplog.records == []
+    assert len(checked) == 16 and caplog.records == []
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("preemphasis", 0.95, "recipe.preemphasis: 0.95 in the shards (plan.json), 0.97 in the configuration"),
+        ("dc_alpha", 0.999, "recipe.dc_alpha: 0.999 in the shards (plan.json), 0.99 in the configuration"),
+        ("frame_step", 80, "recipe.frame_step: 80 in the shards (plan.json), 160 in the configuration"),
+        ("int16_scale", 1.0, "recipe.int16_scale: 1.0 in the shards (plan.json), 32768.0 in the configuration"),
+        ("window", "hann", "recipe.window: 'hann' in the shards (plan.json), None in the configuration"),
+        ("stored_bins", 513, f"{STORED_BINS}: 513 in the shards (plan.json), 257 in the configuration"),
+    ],
+)
+def test_another_front_end_recipe_stops_naming_key_and_values(build_copy, name, value, message):
+    _edit_plan(build_copy, lambda plan: plan["info"]["frontend"].update({name: value}))
+    with pytest.raises(ShardConfigMismatchError) as info:
+        check_shard_config(build_copy, load_config("demo"))
+    text = str(info.value)
+    assert message in text and "rebuild the shards with this version of kerasemo" in text
+    assert text.count("\n- ") == 1  # only the tampered entry
+
+
+def test_a_build_from_before_the_recipe_is_checked_on_what_it_recorded(build_copy, caplog):
+    _edit_plan(build_copy, lambda plan: [plan["info"].pop(key) for key in ("preset", "frontend")])
+    settings = _settings(build_copy)
+    assert not any(key.startswith(f"{RECIPE}.") for key in settings)
+    assert settings["name"] == ("demo", "config.toml") and settings["frontend.sample_rate"] == (16000, "config.toml")
+    assert settings[STORED_BINS][0] == 257 and settings[STORED_BINS][1].startswith("train-")
+    with caplog.at_level(logging.WARNING):
+        assert len(check_shard_config(build_copy, load_config("demo"))) == 10
+    assert caplog.records == []
 
 
 def test_split_fractions_and_preset_are_only_noted(single_build, caplog):
@@ -79,7 +141,7 @@ def test_split_fractions_and_preset_are_only_noted(single_build, caplog):
         check_shard_config(single_build, load_config("paper"))
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 2
-    assert "name: 'demo' in the shards (config.toml), 'paper' in the configuration" in warnings[1]
+    assert "name: 'demo' in the shards (plan.json), 'paper' in the configuration" in warnings[1]
     assert ("splits.heard_val_fraction: 0.15 in the shards (plan.json), 0.037 in the configuration; "
             "the shards' own splits are used") in warnings[0]
     assert "--set splits.heard_val_fraction=0.15" in warnings[0]
@@ -110,9 +172,11 @@ def test_another_schema_version_asks_for_a_rebuild(build_copy):
 
 
 def test_file_splits_are_not_compared_with_the_configuration(build_copy, caplog):
-    plan = json.loads((build_copy / "plan.json").read_text())
-    plan["fingerprint"]["split_source"] = "file"
-    (build_copy / "plan.json").write_text(json.dumps(plan))
+    def file_splits_without_preset(plan):
+        plan["fingerprint"]["split_source"] = "file"
+        del plan["info"]["preset"]
+
+    _edit_plan(build_copy, file_splits_without_preset)
     (build_copy / "config.toml").unlink()
     assert not {"seed", "splits.heard_val_fraction", "name"} & set(_settings(build_copy))
     with caplog.at_level(logging.WARNING):
@@ -125,7 +189,7 @@ def test_an_unreadable_build_configuration_is_a_warning(build_copy, caplog):
     with caplog.at_level(logging.WARNING):
         settings = _settings(build_copy)
     assert "cannot read the build's" in caplog.text and "frames.fps" in caplog.text
-    assert "name" not in settings and settings["frames.frame_stride"] == (6, "plan.json")
+    assert settings["name"] == ("demo", "plan.json") and settings["frames.frame_stride"] == (6, "plan.json")
 
 
 def test_bare_shards_are_checked_on_their_records(bare_shards):

@@ -68,14 +68,23 @@ PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_SAMPLE_RATE = 16000
 DEFAULT_BLOCK_SECONDS = 1.0
 """Seconds of audio per block that `stream_audio` yields (about; the last block is shorter)."""
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac"})
+"""Suffixes (lower case) of the audio-only files this decoder reads."""
+VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mkv", ".mov", ".mpg", ".mpeg", ".webm", ".flv"})
+"""Suffixes (lower case) of the audio-visual containers whose first audio stream it decodes."""
+MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+"""Every suffix it decodes (`AUDIO_EXTENSIONS` and `VIDEO_EXTENSIONS`): what folder scans take."""
 
 # Source frames per block when `load_audio` reads a whole file.
 _LOAD_BLOCK_FRAMES = 1 << 16
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
     "AudioDecodeError",
     "DEFAULT_BLOCK_SECONDS",
     "DEFAULT_SAMPLE_RATE",
+    "MEDIA_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
     "audio_duration",
     "check_sample_rate",
     "load_audio",

@@ -70,16 +70,13 @@ import numpy as np
 import pandas as pd
 
 from kerasemo import emotions
+from kerasemo.audio.decode import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS
 from kerasemo.data.reports import ReasonLog
 
 logger = logging.getLogger(__name__)
 
 DATASETS: tuple[str, ...] = ("rml", "enterface", "cremad", "ravdess", "csv")
 """Names `read_dataset` accepts."""
-
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac"})
-VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mkv", ".mov", ".mpg", ".mpeg", ".webm", ".flv"})
-MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 
 COLUMNS: tuple[str, ...] = (
     "path",

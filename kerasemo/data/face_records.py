@@ -54,6 +54,7 @@ import numpy as np
 
 from kerasemo import emotions
 from kerasemo.data import ferplus
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,6 @@ def write_face_records(
         The `FaceRecordSet`. If another process completed the same folder first, that one.
     """
     import tensorflow as tf
-    from tqdm import tqdm
 
     directory = pathlib.Path(os.fspath(directory))
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ def write_face_records(
     temporary.mkdir()
     try:
         splits = {}
-        progress = tqdm(total=len(data), desc="writing face records", unit="face", disable=None)
+        progress = progress_bar(total=len(data), desc="writing face records", unit="face")
         for usage, split in SPLIT_OF_USAGE.items():
             part = data.subset(usage)
             num_shards = max(1, math.ceil(len(part) / examples_per_shard))

@@ -1,22 +1,27 @@
 """The settings a shard folder was built with, checked against the configuration that reads it.
 
 An EmoVoxCeleb build records what it was built with: ``plan.json`` (frame timing, the seed and
-split fractions, where the splits came from, the schema version), ``config.toml`` (the whole
-configuration, with the preset's name) and every record (sample rate, stored frequency bins,
-the times of the labelled frames). `check_shard_config` compares them with the configuration a
-stage is about to train with, before any epoch:
+split fractions, where the splits came from, the schema version, the preset's name and, for
+stored spectrograms, the front-end recipe), ``config.toml`` (the whole configuration, with the
+preset's name) and every record (sample rate, stored frequency bins, the times of the labelled
+frames). `check_shard_config` compares them with the configuration a stage is about to train
+with, before any epoch:
 
 - what must agree raises `ShardConfigMismatchError`, naming each key with the shards' value,
   the configuration's value and the fix: the frame timing (``frames.video_fps``,
   ``frames.frame_stride``: the pipeline finds each crop's labelled frames with them; the
   records' frame spacing, ``frame_stride / video_fps`` s, says the same without ``plan.json``),
-  ``frontend.sample_rate``, and the record format this code reads (schema version, the
-  recipe's 257 stored bins);
+  ``frontend.sample_rate``, the record format this code reads (schema version, the recipe's
+  257 stored bins), and the recipe the stored spectrograms were computed with (``recipe.*``:
+  frame length and step, FFT length, int16 scaling, pre-emphasis, DC-removal pole), which must
+  be the student's front end's (`kerasemo.audio.reference`), or the student would be trained
+  on other spectrograms than its exported front end computes;
 - what only describes how the shards were drawn is a logged warning: the preset's name, the
   seed and the split fractions (a stage reads the splits from the shards themselves).
 
 A folder without a build's records (shards written by other tools) is checked on what its
-records hold.
+records hold; a build from before ``plan.json`` kept the preset and the recipe, on what it did
+record.
 
 Example:
 
@@ -40,6 +45,7 @@ from collections.abc import Callable, Sequence
 
 from kerasemo import config as config_lib
 from kerasemo.data.emovoxceleb.files import PLAN_FILE
+from kerasemo.data.emovoxceleb.plan import frontend_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,10 @@ FRAME_SPACING = "frames.frame_stride / frames.video_fps"
 """Key of the seconds between a record's labelled frames, which that ratio must give."""
 SCHEMA_VERSION = "schema_version"
 STORED_BINS = "stored frequency bins"
+RECIPE = "recipe"
+"""Prefix of the front-end recipe's keys (``recipe.frame_length``; `frontend_recipe` names them)."""
+# Recipe entries that are checked under a key of their own (against the configuration, the schema).
+_RECIPE_KEYS = {"sample_rate": "frontend.sample_rate", "stored_bins": STORED_BINS}
 # The configuration keys a build records (plan.json's fingerprint and config.toml).
 _RECORDED_KEYS = (
     "name",
@@ -70,8 +80,9 @@ class Recorded:
     """One setting a shard folder recorded.
 
     Args:
-        key: a configuration key (``"frames.frame_stride"``) or a record-format field
-            (`FRAME_SPACING`, `SCHEMA_VERSION`, `STORED_BINS`).
+        key: a configuration key (``"frames.frame_stride"``), a record-format field
+            (`FRAME_SPACING`, `SCHEMA_VERSION`, `STORED_BINS`) or an entry of the front-end
+            recipe (``"recipe.preemphasis"``).
         value: the recorded value.
         source: the file it was read from.
     """
@@ -120,6 +131,15 @@ def _config_value(key: str) -> Callable[[config_lib.ExperimentConfig], object]:
 
 def _frame_spacing(experiment: config_lib.ExperimentConfig) -> float:
     return experiment.frames.frame_stride / experiment.frames.video_fps
+
+
+def _recipe(name: str) -> Callable[[config_lib.ExperimentConfig], object]:
+    """A reader of the front end's recipe entry `name` (None for one this code does not have)."""
+
+    def value(_experiment):
+        return frontend_recipe().get(name)
+
+    return value
 
 
 def _schema(name: str) -> Callable[[config_lib.ExperimentConfig], object]:
@@ -173,6 +193,17 @@ _RULES = {
     "splits.heard_val_fraction": _NOTED,
 }
 """How each recorded key is compared; ``expected`` None: the configuration's value of the key."""
+_RECIPE_FIX = (
+    "the stored spectrograms were computed with another front-end recipe than the student's "
+    "(kerasemo.audio.reference); " + _REBUILD
+)
+
+
+def _rule(key: str) -> _Rule:
+    """How `key` is compared: `_RULES`, or against the front end's recipe for ``recipe.*``."""
+    if key.startswith(f"{RECIPE}."):
+        return _Rule(True, _recipe(key.removeprefix(f"{RECIPE}.")), _RECIPE_FIX)
+    return _RULES[key]
 
 
 def _same(recorded, expected) -> bool:
@@ -182,8 +213,14 @@ def _same(recorded, expected) -> bool:
 
 
 def _from_plan(path: pathlib.Path) -> list[Recorded]:
-    """The settings in ``plan.json``'s fingerprint (splits and seed only for seeded splits)."""
-    fingerprint = json.loads(path.read_text(encoding="utf-8")).get("fingerprint", {})
+    """The settings in ``plan.json``.
+
+    Its fingerprint's (splits and seed only for seeded splits), and from its ``info`` the preset's
+    name and the front-end recipe where the build kept them (not before they were recorded, nor
+    the recipe for a waveform build).
+    """
+    plan = json.loads(path.read_text(encoding="utf-8"))
+    fingerprint, info = plan.get("fingerprint", {}), plan.get("info", {})
     recorded = [Recorded(f"frames.{k}", v, path.name) for k, v in fingerprint.get("frames", {}).items()]
     if SCHEMA_VERSION in fingerprint:
         recorded.append(Recorded(SCHEMA_VERSION, fingerprint[SCHEMA_VERSION], path.name))
@@ -191,6 +228,10 @@ def _from_plan(path: pathlib.Path) -> list[Recorded]:
         recorded += [Recorded(f"splits.{k}", v, path.name) for k, v in fingerprint.get("splits", {}).items()]
         if "seed" in fingerprint:
             recorded.append(Recorded("seed", fingerprint["seed"], path.name))
+    if "preset" in info:
+        recorded.append(Recorded("name", info["preset"], path.name))
+    for name, value in info.get("frontend", {}).items():
+        recorded.append(Recorded(_RECIPE_KEYS.get(name, f"{RECIPE}.{name}"), value, path.name))
     return recorded
 
 
@@ -274,12 +315,13 @@ def compare(
         experiment: the configuration about to read them.
 
     Returns:
-        The differences that must not be (frame timing, sample rate, record format) and those
-        that are only noted (preset name, seed, split fractions), in the order recorded.
+        The differences that must not be (frame timing, sample rate, record format, front-end
+        recipe) and those that are only noted (preset name, seed, split fractions), in the order
+        recorded.
     """
     errors, warnings = [], []
     for item in recorded:
-        rule = _RULES[item.key]
+        rule = _rule(item.key)
         value = (rule.expected or _config_value(item.key))(experiment)
         if not _same(item.value, value):
             fix = rule.fix.format(key=item.key, value=item.value)

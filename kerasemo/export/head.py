@@ -70,7 +70,7 @@ def load_export_head(directory: str | os.PathLike, student: Any) -> ExportHead:
 
     >>> load_export_head("runs/heads/rml", student).classes  # doctest: +SKIP
     """
-    from kerasemo.evaluation.probing.head import HEAD_INFO_FILE, load_probe_head
+    from kerasemo.models.probe_head import HEAD_INFO_FILE, load_probe_head
 
     directory = pathlib.Path(directory)
     try:

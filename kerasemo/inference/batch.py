@@ -29,12 +29,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from kerasemo import emotions
-from kerasemo.audio.decode import AudioDecodeError
-from kerasemo.data.acted import MEDIA_EXTENSIONS
+from kerasemo.audio.decode import MEDIA_EXTENSIONS, AudioDecodeError
 from kerasemo.data.reports import ReasonLog
 from kerasemo.inference.recognizer import DEFAULT_BATCH_SIZE, EmotionRecognizer
 from kerasemo.inference.results import (
@@ -44,6 +42,7 @@ from kerasemo.inference.results import (
     PathLike,
     Timeline,
 )
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger("kerasemo.inference")
 
@@ -257,7 +256,8 @@ def predict_files(
         batch_size: files decoded and scored per model call.
         timelines: also compute each file's `Timeline` (with `window` and `hop`).
         window, hop: the timeline's window and hop in seconds (None: the recogniser's defaults).
-        progress: draw a tqdm progress bar (on standard error; log lines are written above it).
+        progress: draw a progress bar on standard error when it is a terminal (log lines
+            are written above it).
 
     Returns:
         A `BatchPredictions`.
@@ -280,7 +280,7 @@ def predict_files(
     rows: list[dict[str, Any]] = []
     found: list[tuple[str, Timeline]] = []
     records = files.to_dict("records")
-    bar = tqdm(total=len(records), unit="file", disable=not progress)
+    bar = progress_bar(total=len(records), enabled=progress, unit="file")
     with logging_redirect_tqdm(), bar:  # log lines go above the bar, not through it
         for chunk in _chunks(records, batch_size):
             for record, prediction in _predict_chunk(recognizer, chunk, batch_size, skipped):

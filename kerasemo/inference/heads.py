@@ -1,7 +1,7 @@
 """A probe head on the student's logits: the classes of a labelled speech set, beside the eight.
 
 ``python -m kerasemo.experiments.probe --save-head DIR`` fits a linear probe on all clips of a
-set and saves it (`kerasemo.evaluation.probing.save_probe_head`); `ProbeHead` loads that folder
+set and saves it (`kerasemo.models.probe_head.save_probe_head`); `ProbeHead` loads that folder
 and maps ``[n, 8]`` student logits of whole utterances to ``[n, K]`` probabilities of the set's
 classes. An export that has a head built in carries the same probabilities as model outputs.
 """
@@ -49,7 +49,7 @@ class ProbeHead:
             FileNotFoundError: if the folder or one of its two files is missing.
             ValueError: if the folder is not a probe head's.
         """
-        from kerasemo.evaluation.probing.head import load_probe_head
+        from kerasemo.models.probe_head import load_probe_head
 
         directory = pathlib.Path(directory)
         if not directory.is_dir():

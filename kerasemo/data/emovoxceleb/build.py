@@ -49,6 +49,7 @@ from kerasemo.data.emovoxceleb.prepare import FrontEnd, PreparedTrack, TrackPrep
 from kerasemo.data.emovoxceleb.timing import StageTimer
 from kerasemo.data.emovoxceleb.writer import ShardWriter
 from kerasemo.data.voxceleb import ScanReport, Track
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -333,19 +334,13 @@ def _process(todo, tracks, plan, out_dir, root, labeller, config, options, timer
     """Writes the `todo` shards; returns ``(tracks written, tracks failed, shards written)``."""
     if not todo:
         return 0, 0, []
-    from tqdm.auto import tqdm
-
     by_id = {t.track_id: t for t in tracks}
     frontend = FrontEnd() if options.audio == "spectrogram" else None
     preparer = TrackPreparer(config, options, labeller, timer, frontend)
     items = [(shard, by_id[t]) for shard in todo for t in shard.track_ids]
     writer = ShardWriter(out_dir, root, timer, inline=options.workers == 0)
-    progress = tqdm(
-        total=len(items),
-        unit="track",
-        desc="EmoVoxCeleb",
-        disable=not options.progress,
-        smoothing=0.1,
+    progress = progress_bar(
+        total=len(items), enabled=options.progress, unit="track", desc="EmoVoxCeleb", smoothing=0.1
     )
     counts = {"written": 0, "failed": 0}
 

@@ -6,7 +6,10 @@ seeded random order (so a shard mixes identities) and cut into contiguous runs o
 audio decoding). The plan is a pure function of the scanned tracks and the options, so every
 process computes the same plan; it is written to ``plan.json`` and a later run with a
 different plan (other options, another corpus, another teacher file) stops with
-`PlanMismatchError` instead of mixing incompatible shards.
+`PlanMismatchError` instead of mixing incompatible shards. The plan's ``info`` also says what
+the build was made with and is not checked on resume: the corpus root and layout, the preset's
+name and, for stored spectrograms, the front-end recipe (`frontend_recipe`), which
+`kerasemo.data.shard_config` compares with the student's front end before distillation.
 
 Example:
 
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kerasemo import emotions
+from kerasemo.audio import reference
 from kerasemo.config import ExperimentConfig
 from kerasemo.data import frames as frames_lib
 from kerasemo.data import splits as splits_lib
@@ -77,7 +81,8 @@ class BuildPlan:
         skipped: planning-stage skips ``{reason: [track ids]}``.
         notes: planning-stage observations ``{note: count}``.
         scan: the scan report as a dict.
-        info: descriptive fields not checked on resume (root, layout).
+        info: descriptive fields not checked on resume: ``root``, ``layout``, ``preset`` (the
+            configuration's name) and, for a spectrogram build, ``frontend`` (`frontend_recipe`).
 
     Example:
 
@@ -143,8 +148,8 @@ def estimated_example_bytes(duration_s: float, num_logit_frames: int, audio: str
     """
     samples = max(int(round(duration_s * SAMPLE_RATE)), frames_lib.FRAME_STRIDE)
     if audio == "spectrogram":
-        frames = max(samples - 400, 0) // 160 + 1
-        audio_bytes = frames * 257 * 2
+        frames = max(samples - reference.FRAME_LENGTH, 0) // reference.FRAME_STEP + 1
+        audio_bytes = frames * reference.NUM_RFFT_BINS * 2
     else:
         audio_bytes = samples * 2
     return audio_bytes + num_logit_frames * (emotions.NUM_CLASSES * 4 + 4) + 300
@@ -235,6 +240,43 @@ def _split_shards(
     ]
 
 
+def frontend_recipe() -> dict:
+    """The VGGVox front-end recipe that stored spectrograms are computed with (in ``plan.json``).
+
+    Every value is `kerasemo.audio.reference`'s, the recipe of the student's front end
+    (`kerasemo.audio.VGGVoxSpectrogram`), so a build records what it used and a later version
+    can tell whether it still computes the same spectrograms.
+
+    Returns:
+        ``{"sample_rate", "stored_bins", "frame_length", "frame_step", "fft_length",
+        "int16_scale", "preemphasis", "dc_alpha"}``.
+
+    Example:
+
+    >>> recipe = frontend_recipe()
+    >>> recipe["stored_bins"], recipe["frame_length"], recipe["frame_step"], recipe["dc_alpha"]
+    (257, 400, 160, 0.99)
+    """
+    return {
+        "sample_rate": reference.SAMPLE_RATE,
+        "stored_bins": reference.NUM_RFFT_BINS,
+        "frame_length": reference.FRAME_LENGTH,
+        "frame_step": reference.FRAME_STEP,
+        "fft_length": reference.FFT_LENGTH,
+        "int16_scale": reference.INT16_SCALE,
+        "preemphasis": reference.PREEMPHASIS,
+        "dc_alpha": reference.DC_ALPHA,
+    }
+
+
+def _info(scan_report: ScanReport, config: ExperimentConfig, options: BuildOptions) -> dict:
+    """What the build was made with, recorded in ``plan.json`` but not checked on resume."""
+    info = {"layout": scan_report.layout, "root": scan_report.root, "preset": config.name}
+    if options.audio == "spectrogram":
+        info["frontend"] = frontend_recipe()
+    return info
+
+
 def _fingerprint(labeller, config: ExperimentConfig, options: BuildOptions) -> dict:
     """What determines the shards' content: checked against ``plan.json`` on resume."""
     from kerasemo.data import schema
@@ -319,7 +361,7 @@ def plan_build(
         skipped={k: sorted(v) for k, v in sorted(usable.skipped.items())},
         notes=usable.notes,
         scan=scan_report.to_dict(),
-        info={"layout": scan_report.layout, "root": scan_report.root},
+        info=_info(scan_report, config, options),
     )
 
 

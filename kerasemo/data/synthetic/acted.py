@@ -20,7 +20,6 @@ import logging
 import pathlib
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from kerasemo.data.synthetic import faces, media, writers
 from kerasemo.data.synthetic.presets import SyntheticPreset
@@ -28,6 +27,7 @@ from kerasemo.data.synthetic.seeding import rng_for
 from kerasemo.data.synthetic.trajectories import constant_trajectory
 from kerasemo.data.synthetic.voice import sample_voice, synthesise
 from kerasemo.emotions import CLASSES, class_index
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def generate_acted(
         corpus: the corpus root (``rml/`` and ``cremad/`` are created in it).
         preset: sizes.
         seed: corpus seed.
-        progress: show a progress bar.
+        progress: show a progress bar (drawn only on a terminal).
 
     Returns:
         An `ActedSet` with one ground-truth dict per clip (paths relative to `corpus`).
@@ -91,7 +91,7 @@ def generate_acted(
     seconds = 0.0
     total = preset.rml_subjects * len(RML_EMOTIONS) * preset.rml_clips_per_emotion
     total += preset.cremad_actors * len(CREMAD_EMOTIONS) * preset.cremad_clips_per_emotion
-    bar = tqdm(total=total, desc="acted clips", unit="clip", disable=not progress, leave=False)
+    bar = progress_bar(total=total, enabled=progress, desc="acted clips", unit="clip", leave=False)
     for subject in range(preset.rml_subjects):
         rng_s = rng_for(seed, "rml", "subject", subject)
         voice = sample_voice(rng_s, f"s{subject + 1}", "m" if subject % 2 == 0 else "f")

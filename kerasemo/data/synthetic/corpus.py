@@ -28,7 +28,6 @@ import shutil
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from kerasemo.data.synthetic import acted as acted_lib
 from kerasemo.data.synthetic import contact_sheet as sheet_lib
@@ -38,6 +37,7 @@ from kerasemo.data.synthetic import writers
 from kerasemo.data.synthetic.guard import GROUND_TRUTH_DIRNAME
 from kerasemo.data.synthetic.presets import SyntheticPreset, get_preset
 from kerasemo.emotions import CLASSES
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ def generate_corpus(
         seed: non-negative integer; the same preset and seed give the same files.
         overwrite: replace a corpus with a different preset/seed/version, or regenerate the
             same one. Never deletes a folder that holds anything but a corpus.
-        progress: show tqdm progress bars.
+        progress: show progress bars (drawn only on a terminal).
         contact_sheet: also draw ``contact_sheet.png`` (imports matplotlib).
         workers: processes generating the three datasets (faces, tracks, acted speech) side by
             side; None = min(2, CPU count); 1 = everything in this process. The files do not
@@ -318,8 +318,8 @@ def _generate_parts(staging: pathlib.Path, preset: SyntheticPreset, seed: int, p
         processes = min(workers, len(jobs))
         with concurrent.futures.ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
             futures = [pool.submit(job, folder, preset, seed) for job, folder in jobs]
-            pending = tqdm(
-                total=len(jobs), desc="synthetic corpus", unit="part", disable=not progress, leave=False
+            pending = progress_bar(
+                total=len(jobs), enabled=progress, desc="synthetic corpus", unit="part", leave=False
             )
             for _ in concurrent.futures.as_completed(futures):
                 pending.update()

@@ -22,13 +22,13 @@ import logging
 import pathlib
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from kerasemo.data.synthetic import annotators as annotators_lib
 from kerasemo.data.synthetic import faces, writers
 from kerasemo.data.synthetic.presets import SyntheticPreset
 from kerasemo.data.synthetic.seeding import rng_for
 from kerasemo.emotions import CLASSES, NUM_CLASSES, class_index
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def generate_face_set(
         folder: output folder (``<corpus>/ferplus``).
         preset: sizes and rates.
         seed: corpus seed.
-        progress: show a progress bar.
+        progress: show a progress bar (drawn only on a terminal).
 
     Returns:
         A `FaceSet` with the images and one ground-truth dict per row.
@@ -152,7 +152,9 @@ def generate_face_set(
     weights[rows[has_blend], blend[has_blend]] += intensity[has_blend] * blend_weight[has_blend]
     actions = faces.expression_actions(weights, identities)
     images = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), np.float32)
-    batches = tqdm(range(0, n, _BATCH), desc="FERPlus faces", unit="batch", disable=not progress, leave=False)
+    batches = progress_bar(
+        range(0, n, _BATCH), enabled=progress, desc="FERPlus faces", unit="batch", leave=False
+    )
     for start in batches:
         part = slice(start, start + _BATCH)
         images[part] = faces.render_faces(

@@ -28,7 +28,6 @@ import pathlib
 import string
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from kerasemo.data.frames import FRAME_STRIDE, VIDEO_FPS
 from kerasemo.data.synthetic import faces, media, writers
@@ -37,6 +36,7 @@ from kerasemo.data.synthetic.seeding import rng_for
 from kerasemo.data.synthetic.trajectories import sample_bias, sample_trajectory
 from kerasemo.data.synthetic.voice import sample_voice, synthesise
 from kerasemo.emotions import CLASSES
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def generate_tracks(
         root: output folder.
         preset: sizes and rates.
         seed: corpus seed.
-        progress: show a progress bar (one step per identity).
+        progress: show a progress bar (one step per identity; drawn only on a terminal).
 
     Returns:
         A `TrackSet` with the ground-truth rows.
@@ -140,7 +140,9 @@ def generate_tracks(
     segments, frame_rows, identity_rows, meta_rows = [], [], [], []
     num_videos = num_tracks = short_tracks = 0
     audio_seconds = 0.0
-    bar = tqdm(range(preset.num_identities), desc="VoxCeleb tracks", unit="identity", disable=not progress, leave=False)
+    bar = progress_bar(
+        range(preset.num_identities), enabled=progress, desc="VoxCeleb tracks", unit="identity", leave=False
+    )
     for i in bar:
         name = identity_name(i)
         rng_i = rng_for(seed, "voxceleb", "identity", i)

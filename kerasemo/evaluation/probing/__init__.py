@@ -13,12 +13,16 @@ matrices. One module per concept:
   logits on the full utterance, max-pooled teacher logits on the faces, eGeMAPS functionals).
 - `results`: `ProbeResults`, its markdown and JSON.
 - `options`: `ProbeOptions`, every setting of a run.
-- `head`: a probe fitted on all clips, saved for export (`save_probe_head`).
+- `save_probe_head`, `load_probe_head`: a probe fitted on all clips, saved for export and
+  inference (the folder's format is `kerasemo.models.probe_head`'s).
 - `run`: `run_probe`.
 
 Methods (rows of the table): chance (1/K), the training fold's majority class, eGeMAPS + random
 forest (needs the optional ``opensmile``), the student's 8 logits + `LinearProbe`, and the face
 teacher's pooled logits + the same probe (sets with video only).
+
+The names below, and the modules above, are loaded on first use: importing the package does not
+load scikit-learn or Keras.
 
 Example:
 
@@ -34,105 +38,54 @@ print(results.score("student", "speaker", "uar"))    # (mean, std) UAR
 ```
 """
 
-from kerasemo.evaluation.probing.acoustic_features import (
-    ACOUSTIC_INSTALL_HINT,
-    ACOUSTIC_VERSION,
-    AcousticBaselineUnavailable,
-    compute_egemaps,
-    import_opensmile,
-)
-from kerasemo.evaluation.probing.cache import (
-    DEFAULT_CACHE_DIR,
-    FeatureSet,
-    cache_key,
-    cache_path,
-    cached_features,
-    files_fingerprint,
-    model_fingerprint,
-)
-from kerasemo.evaluation.probing.classifiers import (
-    CLASSIFIERS,
-    METRICS,
-    ProtocolScore,
-    cross_validate,
-    fit_predict_forest,
-    fit_predict_linear,
-    fit_predict_majority,
-    mean_and_std,
-)
-from kerasemo.evaluation.probing.folds import (
-    PROTOCOLS,
-    FoldPlan,
-    make_folds,
-    normalise_protocols,
-    random_folds,
-    speaker_folds,
-)
-from kerasemo.evaluation.probing.head import load_probe_head, save_probe_head
-from kerasemo.evaluation.probing.options import ProbeOptions
-from kerasemo.evaluation.probing.results import (
-    METHODS,
-    PAPER_TABLE5,
-    MethodResult,
-    ProbeResults,
-    chance_scores,
-)
-from kerasemo.evaluation.probing.run import run_probe
-from kerasemo.evaluation.probing.student_features import (
-    EMBEDDING_VERSION,
-    compute_student_embeddings,
-    load_model,
-    pad_for_student,
-    student_input_spec,
-)
-from kerasemo.evaluation.probing.teacher_features import (
-    TEACHER_VERSION,
-    compute_teacher_features,
-    sample_video_frames,
-)
+from kerasemo.lazy import lazy_exports
 
-__all__ = [
-    "ACOUSTIC_INSTALL_HINT",
-    "ACOUSTIC_VERSION",
-    "CLASSIFIERS",
-    "DEFAULT_CACHE_DIR",
-    "EMBEDDING_VERSION",
-    "METHODS",
-    "METRICS",
-    "PAPER_TABLE5",
-    "PROTOCOLS",
-    "TEACHER_VERSION",
-    "AcousticBaselineUnavailable",
-    "FeatureSet",
-    "FoldPlan",
-    "MethodResult",
-    "ProbeOptions",
-    "ProbeResults",
-    "ProtocolScore",
-    "cache_key",
-    "cache_path",
-    "cached_features",
-    "chance_scores",
-    "compute_egemaps",
-    "compute_student_embeddings",
-    "compute_teacher_features",
-    "cross_validate",
-    "files_fingerprint",
-    "fit_predict_forest",
-    "fit_predict_linear",
-    "fit_predict_majority",
-    "import_opensmile",
-    "load_model",
-    "load_probe_head",
-    "make_folds",
-    "mean_and_std",
-    "model_fingerprint",
-    "normalise_protocols",
-    "pad_for_student",
-    "random_folds",
-    "run_probe",
-    "sample_video_frames",
-    "save_probe_head",
-    "speaker_folds",
-    "student_input_spec",
-]
+_HOMES = {
+    "ACOUSTIC_INSTALL_HINT": ".acoustic_features",
+    "ACOUSTIC_VERSION": ".acoustic_features",
+    "AcousticBaselineUnavailable": ".acoustic_features",
+    "compute_egemaps": ".acoustic_features",
+    "import_opensmile": ".acoustic_features",
+    "DEFAULT_CACHE_DIR": ".cache",
+    "FeatureSet": ".cache",
+    "cache_key": ".cache",
+    "cache_path": ".cache",
+    "cached_features": ".cache",
+    "files_fingerprint": ".cache",
+    "model_fingerprint": ".cache",
+    "CLASSIFIERS": ".classifiers",
+    "METRICS": ".classifiers",
+    "ProtocolScore": ".classifiers",
+    "cross_validate": ".classifiers",
+    "fit_predict_forest": ".classifiers",
+    "fit_predict_linear": ".classifiers",
+    "fit_predict_majority": ".classifiers",
+    "mean_and_std": ".classifiers",
+    "PROTOCOLS": ".folds",
+    "FoldPlan": ".folds",
+    "make_folds": ".folds",
+    "normalise_protocols": ".folds",
+    "random_folds": ".folds",
+    "speaker_folds": ".folds",
+    "load_probe_head": "kerasemo.models.probe_head",
+    "save_probe_head": "kerasemo.models.probe_head",
+    "ProbeOptions": ".options",
+    "METHODS": ".results",
+    "PAPER_TABLE5": ".results",
+    "MethodResult": ".results",
+    "ProbeResults": ".results",
+    "chance_scores": ".results",
+    "run_probe": ".run",
+    "EMBEDDING_VERSION": ".student_features",
+    "compute_student_embeddings": ".student_features",
+    "load_model": ".student_features",
+    "pad_for_student": ".student_features",
+    "student_input_spec": ".student_features",
+    "TEACHER_VERSION": ".teacher_features",
+    "compute_teacher_features": ".teacher_features",
+    "sample_video_frames": ".teacher_features",
+}
+"""Where each public name lives: a module of this package (".name") or another one."""
+
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kerasemo.evaluation.probing.cache import FeatureSet
+from kerasemo.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def compute_egemaps(paths: Sequence[str], *, progress: bool = True) -> FeatureSe
 
     Args:
         paths: audio or video files.
-        progress: show a progress bar.
+        progress: show a progress bar (drawn only on a terminal).
 
     Returns:
         A `FeatureSet` of `[N, 88]` features.
@@ -116,8 +117,6 @@ def compute_egemaps(paths: Sequence[str], *, progress: bool = True) -> FeatureSe
     >>> compute_egemaps(["a.wav", "b.wav"]).features.shape  # doctest: +SKIP
     (2, 88)
     """
-    from tqdm import tqdm
-
     from kerasemo.audio import AudioDecodeError, load_audio
 
     opensmile = import_opensmile()
@@ -130,7 +129,7 @@ def compute_egemaps(paths: Sequence[str], *, progress: bool = True) -> FeatureSe
     valid = np.zeros(len(paths), bool)
     errors: dict[int, str] = {}
     start = time.perf_counter()
-    for index, path in enumerate(tqdm(paths, desc="eGeMAPS", unit="clip", disable=not progress, leave=False)):
+    for index, path in enumerate(progress_bar(paths, enabled=progress, desc="eGeMAPS", unit="clip", leave=False)):
         try:
             waveform = load_audio(path)
             values = smile.process_signal(waveform, 16000).to_numpy(np.float32).reshape(-1)

@@ -5,7 +5,7 @@ clip for every method (student embeddings, teacher features, eGeMAPS), cross-val
 classifier on each with the same folds, and writes the results table (``results.md``,
 ``results.json``: accuracy, UAR and macro-F1), the per-clip predictions (``predictions.csv``),
 the teacher/student confusion matrices (``confusion.png``) and, when asked, a probe head fitted
-on every clip (``head_dir``, `save_probe_head`).
+on every clip (``head_dir``, `kerasemo.models.probe_head.save_probe_head`).
 
 Example:
 
@@ -38,7 +38,6 @@ from kerasemo.evaluation.probing.cache import (
 )
 from kerasemo.evaluation.probing.classifiers import cross_validate, fit_predict_forest
 from kerasemo.evaluation.probing.folds import FoldPlan, make_folds
-from kerasemo.evaluation.probing.head import save_probe_head
 from kerasemo.evaluation.probing.options import ProbeOptions
 from kerasemo.evaluation.probing.results import (
     METHOD_MODALITIES,
@@ -327,6 +326,8 @@ def run_probe(
     )
     head_files = {}
     if options.head_dir is not None:
+        from kerasemo.models.probe_head import save_probe_head
+
         head_files = save_probe_head(
             student_features, data.labels, data.classes, options.head_dir, dataset=dataset,
             student_sha256=model_fingerprint(student),

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kerasemo.evaluation.probing.cache import FeatureSet
+from kerasemo.progress import progress_bar
 
 EMBEDDING_VERSION = "student-v1"
 
@@ -196,7 +197,7 @@ def compute_student_embeddings(
         durations: optional seconds per file (used only to order the work).
         batch_frames: frames per batch at most (a single longer clip runs alone).
         max_pad_fraction: see above.
-        progress: show a tqdm progress bar.
+        progress: show a progress bar (drawn only on a terminal).
 
     Returns:
         A `FeatureSet`; files that fail to decode are invalid, with the error message.
@@ -207,7 +208,6 @@ def compute_student_embeddings(
     (1, 8)
     """
     import keras
-    from tqdm import tqdm
 
     from kerasemo.audio import AudioDecodeError, VGGVoxSpectrogram, load_audio
 
@@ -224,7 +224,7 @@ def compute_student_embeddings(
         order = np.argsort(lengths, kind="stable")
     batcher = _LengthBatcher(student, spec["bins"], features, valid, batch_frames, max_pad_fraction)
     start = time.perf_counter()
-    bar = tqdm(total=count, desc="student embeddings", unit="clip", disable=not progress, leave=False)
+    bar = progress_bar(total=count, enabled=progress, desc="student embeddings", unit="clip", leave=False)
     for index in order:
         bar.update(1)
         try:

@@ -23,6 +23,7 @@ import numpy as np
 
 from kerasemo.checks import check_choice, check_positive_int
 from kerasemo.evaluation.probing.cache import FeatureSet
+from kerasemo.progress import progress_bar
 
 TEACHER_VERSION = "teacher-v1"
 FACE_CROPS: tuple[str, ...] = ("center", "full")
@@ -115,7 +116,7 @@ def compute_teacher_features(
         stride, max_frames, crop: see `sample_video_frames`.
         pooling: ``"max"`` (the paper) or ``"mean"`` over the frames.
         batch_size: crops per teacher forward pass.
-        progress: show a progress bar.
+        progress: show a progress bar (drawn only on a terminal).
 
     Returns:
         A `FeatureSet` of `[N, 8]` pooled logits.
@@ -125,8 +126,6 @@ def compute_teacher_features(
     >>> compute_teacher_features(teacher, ["s1/an1.avi"]).features.shape  # doctest: +SKIP
     (1, 8)
     """
-    from tqdm import tqdm
-
     from kerasemo.data.frames import FrameReadError
     from kerasemo.models.teacher_inference import aggregate_frame_logits, predict_frame_logits
 
@@ -136,7 +135,7 @@ def compute_teacher_features(
     errors: dict[int, str] = {}
     start = time.perf_counter()
     todo = [i for i, p in enumerate(video_paths) if p is not None]
-    for index in tqdm(todo, desc="teacher on faces", unit="clip", disable=not progress, leave=False):
+    for index in progress_bar(todo, enabled=progress, desc="teacher on faces", unit="clip", leave=False):
         try:
             frames = sample_video_frames(
                 video_paths[index], stride=stride, max_frames=max_frames, crop=crop

@@ -1,8 +1,9 @@
-"""A probe head to keep: the linear probe fitted on every clip of a labelled set, saved to disk.
+"""The saved probe head: a linear probe fitted on every clip of a labelled set, on disk.
 
-Cross-validation measures how well the student's 8 outputs predict a set's labels; the head is
-the same probe fitted once on all clips, so that export or inference can attach it to the
-student and name the set's classes.
+Cross-validation (`kerasemo.evaluation.probing`) measures how well the student's 8 outputs
+predict a set's labels; the head is the same probe fitted once on all clips, so that export
+(`kerasemo.export`) or inference (`kerasemo.inference`) can attach it to the student and name
+the set's classes. This module owns the folder's format, which all three read or write.
 
 Saved format (folder `directory`):
 
@@ -30,12 +31,19 @@ import os
 import pathlib
 from collections.abc import Sequence
 
+import keras
 import numpy as np
 
+from kerasemo.models.probe import LinearProbe
+
 HEAD_MODEL_FILE = "probe_head.keras"
+"""The fitted `LinearProbe` in a head folder."""
 HEAD_INFO_FILE = "probe_head.json"
+"""The head's description: class names, the set it was fitted on, the student's fingerprint."""
 HEAD_FORMAT = "kerasemo-probe-head"
+"""``probe_head.json``'s ``"format"``: what `load_probe_head` checks it is reading."""
 HEAD_VERSION = 1
+"""Version of ``probe_head.json``'s structure."""
 
 
 def save_probe_head(
@@ -68,8 +76,6 @@ def save_probe_head(
     >>> sorted(files)
     ['head_json', 'head_keras']
     """
-    from kerasemo.models.probe import LinearProbe
-
     features = np.asarray(features, np.float32)
     labels = np.asarray(labels, np.int64)
     class_names = [str(name) for name in class_names]
@@ -112,10 +118,6 @@ def load_probe_head(directory: str | os.PathLike):
 
     >>> probe, names = load_probe_head("runs/heads/rml")  # doctest: +SKIP
     """
-    import keras
-
-    import kerasemo.models.probe  # noqa: F401  (registers LinearProbe)
-
     directory = pathlib.Path(directory)
     for name in (HEAD_MODEL_FILE, HEAD_INFO_FILE):
         if not (directory / name).is_file():
