@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from kerasemo import export
-from kerasemo.evaluation.probing import model_fingerprint
+from kerasemo.fingerprints import model_fingerprint
 from kerasemo.experiments import export as export_cli
 from kerasemo.models import VGGMStudent
 from kerasemo.models.probe_head import save_probe_head

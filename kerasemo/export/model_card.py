@@ -11,7 +11,6 @@ sits in its run directory (``config.toml``, ``auc.json``, ``student.keras.json``
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -41,14 +40,6 @@ def folder_size(path: pathlib.Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_run_metadata(run_dir: str | os.PathLike | None) -> dict:

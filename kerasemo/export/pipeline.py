@@ -27,7 +27,7 @@ from kerasemo.export.contract import (
     tflite_filename,
 )
 from kerasemo.export.head import ExportHead, head_card, load_export_head
-from kerasemo.export.model_card import build_model_card, folder_size, read_run_metadata, sha256
+from kerasemo.export.model_card import build_model_card, folder_size, read_run_metadata
 from kerasemo.export.parity import (
     alone_reference,
     compare_outputs,
@@ -43,6 +43,7 @@ from kerasemo.export.saved_model import export_saved_model, saved_model_cli_show
 from kerasemo.export.tflite import TFLiteRunner, convert_tflite, tflite_ops
 from kerasemo.export.waveform_model import build_waveform_model
 from kerasemo.export.window import model_window
+from kerasemo.fingerprints import file_sha256, model_fingerprint
 
 logger = logging.getLogger("kerasemo.export")
 
@@ -144,7 +145,7 @@ def export_student(
     if isinstance(student, (str, os.PathLike)):
         path = pathlib.Path(student)
         student = load_student(path)
-        source.update({"student_file": path.name, "sha256": sha256(path)})
+        source.update({"student_file": path.name, "sha256": file_sha256(path)})
         if run_dir is None:
             run_dir = path.parent
     check_student(student)
@@ -181,7 +182,7 @@ def export_student(
 
     extra = {}
     if loaded_head is not None:
-        fingerprints = [source.get("sha256", ""), _model_fingerprint(student)]
+        fingerprints = [source.get("sha256", ""), model_fingerprint(student)]
         extra["head"] = head_card(loaded_head, fingerprints)
     card = _write_card(float32_student, out_dir, files, parity, run, source, window, extra)
     sizes = {key: folder_size(path) for key, path in files.items() if path.exists()}
@@ -212,11 +213,6 @@ def _write_onnx(student, out_dir, files, parity) -> None:
     )
 
 
-def _model_fingerprint(student) -> str:
-    """The student's config-and-weights fingerprint, as ``probe --save-head`` records it."""
-    from kerasemo.evaluation.probing import model_fingerprint
-
-    return model_fingerprint(student)
 
 
 def _write_card(student, out_dir, files, parity, run, source, window, extra) -> dict:

@@ -23,41 +23,31 @@ Example:
 0.0064
 """
 
-import importlib
+from kerasemo.lazy import lazy_exports
 
 _HOMES = {
-    "SaveBestStudent": "callbacks",
-    "DistillResult": "distillation",
-    "RunConfigMismatchError": "distillation",
-    "build_distiller": "distillation",
-    "collect_logits": "distillation",
-    "distill": "distillation",
-    "PRECISIONS": "runtime",
-    "accelerator_available": "runtime",
-    "enable_determinism": "runtime",
-    "resolve_precision": "runtime",
-    "attach_weight_decay": "schedules",
-    "authors_learning_rate": "schedules",
-    "authors_weight_decay": "schedules",
-    "learning_rate_schedule": "schedules",
-    "log_spaced_schedule": "schedules",
-    "TeacherResult": "teacher",
-    "default_data": "teacher",
-    "train_teacher": "teacher",
-    "logistic_regression_baseline": "teacher_evaluation",
+    "SaveBestStudent": ".callbacks",
+    "DistillResult": ".distillation",
+    "RunConfigMismatchError": ".distillation",
+    "build_distiller": ".distillation",
+    "collect_logits": ".distillation",
+    "distill": ".distillation",
+    "PRECISIONS": ".runtime",
+    "accelerator_available": ".runtime",
+    "enable_determinism": ".runtime",
+    "resolve_precision": ".runtime",
+    "attach_weight_decay": ".schedules",
+    "authors_learning_rate": ".schedules",
+    "authors_weight_decay": ".schedules",
+    "learning_rate_schedule": ".schedules",
+    "log_spaced_schedule": ".schedules",
+    "TeacherResult": ".teacher",
+    "default_data": ".teacher",
+    "train_teacher": ".teacher",
+    "logistic_regression_baseline": ".teacher_evaluation",
 }
 
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str):
-    """Loads a public name from its module on first use (PEP 562)."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'kerasemo.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"kerasemo.training.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

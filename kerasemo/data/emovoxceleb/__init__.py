@@ -81,11 +81,11 @@ from kerasemo.data.emovoxceleb.build import (
     ordered_map,
     start_build,
 )
+from kerasemo.fingerprints import file_sha256  # public here too: shard digests use it
 from kerasemo.data.emovoxceleb.files import (
     PARTS_DIR,
     PLAN_FILE,
     TMP_SUFFIX,
-    file_sha256,
     is_finished,
     sidecar_path,
     write_atomic,

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pathlib
 import threading
@@ -49,35 +48,6 @@ def write_atomic(path: pathlib.Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file (or of a folder's files, names and contents, in sorted order).
-
-    Args:
-        path: a file or a folder.
-
-    Returns:
-        The hex digest.
-
-    Example:
-
-    >>> import tempfile
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "empty"
-    >>> _ = path.write_bytes(b"")
-    >>> file_sha256(path)[:16]
-    'e3b0c44298fc1c14'
-    """
-    digest = hashlib.sha256()
-    path = pathlib.Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def sidecar_path(out_dir: pathlib.Path, shard_name: str) -> pathlib.Path:

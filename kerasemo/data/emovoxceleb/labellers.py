@@ -26,7 +26,7 @@ from kerasemo import emotions
 from kerasemo.checks import check_positive_int
 from kerasemo.config import ExperimentConfig
 from kerasemo.data.emovox_logits import EmoVoxLogits
-from kerasemo.data.emovoxceleb.files import file_sha256
+from kerasemo.fingerprints import file_sha256
 
 
 class TeacherLabeller:

@@ -24,7 +24,8 @@ import pathlib
 
 import numpy as np
 
-from kerasemo.data.emovoxceleb.files import TMP_SUFFIX, file_sha256, relative_to
+from kerasemo.data.emovoxceleb.files import TMP_SUFFIX, relative_to
+from kerasemo.fingerprints import file_sha256
 from kerasemo.data.emovoxceleb.options import SAMPLE_RATE
 from kerasemo.data.emovoxceleb.prepare import PreparedTrack
 from kerasemo.data.emovoxceleb.sidecars import write_sidecar

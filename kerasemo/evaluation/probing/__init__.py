@@ -52,7 +52,7 @@ _HOMES = {
     "cache_path": ".cache",
     "cached_features": ".cache",
     "files_fingerprint": ".cache",
-    "model_fingerprint": ".cache",
+    "model_fingerprint": "kerasemo.fingerprints",
     "CLASSIFIERS": ".classifiers",
     "METRICS": ".classifiers",
     "ProtocolScore": ".classifiers",

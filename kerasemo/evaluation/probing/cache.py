@@ -53,35 +53,6 @@ class FeatureSet:
     seconds: float = 0.0
 
 
-def model_fingerprint(model) -> str:
-    """SHA-256 of a model file's bytes, or of an in-memory model's config and weights.
-
-    Args:
-        model: a file path or a Keras model.
-
-    Example:
-
-    >>> len(model_fingerprint(__file__))
-    64
-    """
-    digest = hashlib.sha256()
-    if isinstance(model, (str, os.PathLike)):
-        with open(model, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-    digest.update(type(model).__name__.encode())
-    try:
-        digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
-    except (NotImplementedError, TypeError):
-        pass
-    for weight in model.get_weights():
-        array = np.ascontiguousarray(weight)
-        digest.update(str(array.shape).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
 def files_fingerprint(paths: Sequence[str | None], root: str | os.PathLike) -> list:
     """(path relative to root, size, mtime_ns) of each file (None entries stay None).
 

@@ -34,11 +34,11 @@ from kerasemo.evaluation.probing.cache import (
     cache_key,
     cached_features,
     files_fingerprint,
-    model_fingerprint,
 )
 from kerasemo.evaluation.probing.classifiers import cross_validate, fit_predict_forest
 from kerasemo.evaluation.probing.folds import FoldPlan, make_folds
 from kerasemo.evaluation.probing.options import ProbeOptions
+from kerasemo.fingerprints import model_fingerprint
 from kerasemo.evaluation.probing.results import (
     METHOD_MODALITIES,
     METHOD_TITLES,
