@@ -59,13 +59,14 @@ import soundfile
 from kerasemo.audio import _pyav
 from kerasemo.audio._libsndfile import open_soundfile, soundfile_blocks
 from kerasemo.audio.errors import AudioDecodeError
+from kerasemo.audio.reference import SAMPLE_RATE
 from kerasemo.checks import check_bool, check_positive_number
 
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-DEFAULT_SAMPLE_RATE = 16000
+DEFAULT_SAMPLE_RATE = SAMPLE_RATE
 DEFAULT_BLOCK_SECONDS = 1.0
 """Seconds of audio per block that `stream_audio` yields (about; the last block is shorter)."""
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac"})

@@ -45,11 +45,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from kerasemo.audio.reference import NUM_RFFT_BINS
 from kerasemo.emotions import NUM_CLASSES
 
 SCHEMA_VERSION = 1
 MAGNITUDE_SCALE = 2.0**15
-NUM_STORED_BINS = 257
+NUM_STORED_BINS = NUM_RFFT_BINS
 SPLITS = ("train", "heard_val", "unheard_val")
 AUDIO_KINDS = ("spectrogram", "waveform")
 

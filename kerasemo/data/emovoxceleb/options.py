@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from kerasemo.audio import reference
 from kerasemo.checks import (
     check_bool,
     check_choice,
@@ -20,7 +21,7 @@ VIDEO_CROPS = ("auto", "box", "whole")
 """How a decoded video frame becomes a face crop (see `BuildOptions.video_crop`)."""
 SPLIT_SOURCES = ("seeded", "file")
 """Where the splits come from: `kerasemo.data.splits` or the logits file's own sets."""
-SAMPLE_RATE = 16000
+SAMPLE_RATE = reference.SAMPLE_RATE
 """Sample rate (Hz) of the stored audio."""
 
 
