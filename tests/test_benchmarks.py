@@ -70,7 +70,7 @@ def test_bad_counts_are_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as info:
         cli.build_parser().parse_args(["--steps", "0"])
     assert info.value.code == 2
-    assert "--steps: expected an integer >= 1, received '0'" in capsys.readouterr().err
+    assert "--steps: expected a positive integer, received '0'" in capsys.readouterr().err
 
 
 def test_every_section_module_is_registered():

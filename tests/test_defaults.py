@@ -10,7 +10,7 @@ import pytest
 
 from kerasemo import config as config_lib
 from kerasemo import demo
-from kerasemo.experiments import _arguments
+from kerasemo import arguments
 
 # stage, arguments without a data path, its preset, arguments with one, its preset.
 STAGES = [
@@ -42,8 +42,8 @@ def test_the_default_preset_follows_the_data_argument(stage, without, plain, wit
 
 @pytest.mark.parametrize("stage, without, plain, with_data, real", STAGES, ids=[s[0] for s in STAGES])
 def test_the_loaded_configuration_is_the_chosen_preset(stage, without, plain, with_data, real):
-    assert _arguments.load_experiment(_parse(stage, without)).name == plain
-    assert _arguments.load_experiment(_parse(stage, with_data)).name == real
+    assert arguments.load_experiment(_parse(stage, without)).name == plain
+    assert arguments.load_experiment(_parse(stage, with_data)).name == real
 
 
 @pytest.mark.parametrize("stage, without", [s[:2] for s in STAGES], ids=[s[0] for s in STAGES])
@@ -91,18 +91,18 @@ class _Terminal(io.StringIO):
 )
 def test_progress_bars_only_on_a_terminal(flags, stream, bars, keras):
     parser = argparse.ArgumentParser()
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     args = parser.parse_args(flags)
-    assert _arguments.progress_bars(args, stream) is bars
-    assert _arguments.keras_verbosity(args, stream) == keras
+    assert arguments.progress_bars(args, stream) is bars
+    assert arguments.keras_verbosity(args, stream) == keras
 
 
 def test_help_formatter_states_defaults_once():
-    parser = _arguments.docstring_parser("kerasemo.experiments.x", "Does x.")
+    parser = arguments.docstring_parser("kerasemo.experiments.x", "Does x.")
     parser.add_argument("--size", type=int, default=64, help="batch size")
     parser.add_argument("--out", default="runs/x", help="folder (default: the run's own)")
     parser.add_argument("--force", action="store_true", help="replace")
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     text = " ".join(parser.format_help().split())
     assert "batch size (default: 64)" in text
     assert "folder (default: the run's own)" in text and "the run's own) (default" not in text

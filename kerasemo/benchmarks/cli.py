@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import logging
 import os
 import pathlib
 import sys
@@ -53,17 +52,16 @@ from kerasemo import config as config_lib
 from kerasemo.benchmarks import beam, emovoxceleb
 from kerasemo.benchmarks.harness import describe_machine, render_section, update_markdown
 from kerasemo.benchmarks.sections import SECTIONS, TITLES
-from kerasemo.checks import check_positive_int
 from kerasemo.demo import DEFAULT_STUDENT
+from kerasemo import arguments
 
 PROG = "python -m kerasemo.benchmarks"
 DEFAULT_OUTPUT = pathlib.Path("experiments") / "benchmarks.md"
 """The table a run updates, relative to the working directory."""
-JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 _CHOICE_OPTIONS = (
     (
         "--jit-compile",
-        tuple(JIT_COMPILE),
+        tuple(arguments.JIT_COMPILE),
         "XLA compilation of the training step (Keras' jit_compile; default auto)",
     ),
     (
@@ -79,14 +77,6 @@ _CHOICE_OPTIONS = (
     ),
 )
 """The options that take one of a few names: (flag, the names with the default first, help)."""
-
-
-def _positive_int(text: str) -> int:
-    """An argparse ``type=``: an integer >= 1."""
-    try:
-        return check_positive_int(int(text), "value")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {text!r}") from None
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -117,11 +107,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         metavar="SECTION",
         help="sections to run, space- or comma-separated (default: all, in the order below)",
     )
-    parser.add_argument("--batch-size", type=_positive_int, default=32, help="training batch (default 32)")
-    parser.add_argument("--steps", type=_positive_int, default=3, help="timed training steps (default 3)")
-    parser.add_argument("--repeats", type=_positive_int, default=5, help="timed repeats of short figures")
+    parser.add_argument("--batch-size", type=arguments.positive_int, default=32, help="training batch (default 32)")
+    parser.add_argument("--steps", type=arguments.positive_int, default=3, help="timed training steps (default 3)")
+    parser.add_argument("--repeats", type=arguments.positive_int, default=5, help="timed repeats of short figures")
     parser.add_argument(
-        "--reference-clips", type=_positive_int, default=4, help="clips timed through the NumPy reference"
+        "--reference-clips", type=arguments.positive_int, default=4, help="clips timed through the NumPy reference"
     )
     for flag, choices, help_text in _CHOICE_OPTIONS:
         parser.add_argument(flag, choices=choices, default=choices[0], help=help_text)
@@ -133,6 +123,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "exists, else the preset's student at random weights)",
     )
     config_lib.add_config_arguments(parser, default="paper")
+    arguments.add_verbosity_arguments(parser)
     parser.add_argument(
         "--output",
         type=pathlib.Path,
@@ -184,7 +175,7 @@ def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
 
         main(["--only", "foundation", "--steps", "1", "--no-write"])
     """
-    args = build_parser(prog).parse_args(argv)
+    args = arguments.parse(build_parser(prog), argv)
     selected = selected_sections(args.only)
     try:
         args.experiment = config_lib.config_from_args(args)
@@ -192,8 +183,7 @@ def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
         raise SystemExit(f"error: {err}") from None
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args.jit_compile = JIT_COMPILE[args.jit_compile]
+    args.jit_compile = arguments.JIT_COMPILE[args.jit_compile]
     args.shared = {}  # figures measured once and reused by several sections
 
     command = " ".join([prog, *(sys.argv[1:] if argv is None else argv)])

@@ -41,7 +41,7 @@ from kerasemo import demo, quiet  # noqa: E402
 from kerasemo.data.build_stage import LAYOUTS  # noqa: E402
 from kerasemo.data.frames import BORDERS  # noqa: E402
 from kerasemo.data.emovoxceleb.options import AUDIO_KINDS, SPLIT_SOURCES, VIDEO_CROPS, BuildOptions  # noqa: E402
-from kerasemo.experiments import _arguments  # noqa: E402
+from kerasemo import arguments  # noqa: E402
 
 TEACHER_HINT = (
     "a face teacher .keras: `python -m kerasemo.experiments.train_teacher` writes teacher.keras "
@@ -56,7 +56,7 @@ SHARED_OPTIONS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.build_emovoxceleb", __doc__)
+    parser = arguments.docstring_parser("kerasemo.experiments.build_emovoxceleb", __doc__)
     add_build_arguments(parser, engine="local")
     return parser
 
@@ -154,7 +154,7 @@ def add_build_arguments(parser: argparse.ArgumentParser, *, engine: str) -> None
                          help="decoding threads running ahead of the teacher (0: none)")
         run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     config_lib.add_config_arguments(parser)
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
 
 
 def check_build_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -173,21 +173,21 @@ def check_build_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
 
 def options_from_args(args: argparse.Namespace, **engine_options):
     """`emovoxceleb.BuildOptions` from the shared arguments plus the engine's own ones."""
-    with _arguments.one_line_errors():
+    with arguments.one_line_errors():
         return BuildOptions(
-            **_arguments.named(args, *SHARED_OPTIONS), split_source=args.splits, **engine_options
+            **arguments.named(args, *SHARED_OPTIONS), split_source=args.splits, **engine_options
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, experiment = _arguments.start(parser, argv)
+    args, experiment = arguments.start(parser, argv)
     quiet.import_tensorflow_quietly()
     from kerasemo.data import emovoxceleb
     from kerasemo.data.build_stage import build_from_config
 
     if args.finalize:
-        with _arguments.one_line_errors(emovoxceleb.IncompleteBuildError, emovoxceleb.PlanMismatchError):
+        with arguments.one_line_errors(emovoxceleb.IncompleteBuildError, emovoxceleb.PlanMismatchError):
             summary = emovoxceleb.finalize(args.out)
         print_summary(args.out, summary)
         return 0
@@ -203,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         num_parts=args.num_shards,
         part_index=args.shard_index,
         workers=args.workers,
-        progress=_arguments.progress_bars(args) and not args.no_progress,
+        progress=arguments.progress_bars(args) and not args.no_progress,
     )
-    with _arguments.one_line_errors(emovoxceleb.PlanMismatchError):
+    with arguments.one_line_errors(emovoxceleb.PlanMismatchError):
         result = build_from_config(
             experiment, args.root, args.out, layout=args.layout, teacher=args.teacher,
             logits=args.logits, options=options,

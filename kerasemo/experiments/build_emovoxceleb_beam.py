@@ -59,13 +59,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import quiet  # noqa: E402
-from kerasemo.experiments import _arguments, build_emovoxceleb  # noqa: E402
+from kerasemo import arguments
+from kerasemo.experiments import build_emovoxceleb  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser(
+    parser = arguments.docstring_parser(
         "kerasemo.experiments.build_emovoxceleb_beam",
         __doc__,
         allow_abbrev=False,  # abbreviations would take Beam's options for ours
@@ -104,12 +105,12 @@ def _check_pipeline_arguments(parser: argparse.ArgumentParser, beam_args: list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, beam_args = _arguments.parse(parser, argv, known=True)
-    experiment = _arguments.load_experiment(args)
+    args, beam_args = arguments.parse(parser, argv, known=True)
+    experiment = arguments.load_experiment(args)
     build_emovoxceleb.check_build_arguments(parser, args)
     options = build_emovoxceleb.options_from_args(args, progress=False)
     quiet.import_tensorflow_quietly()
-    with _arguments.one_line_errors(ImportError):
+    with arguments.one_line_errors(ImportError):
         from kerasemo.data import beam_build
     _check_pipeline_arguments(parser, beam_args)
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Beam's workers load the teacher themselves (once per process): only a logits file is
     # read here (check_build_arguments reported a missing teacher before the scan).
-    with _arguments.one_line_errors(emovoxceleb.PlanMismatchError):
+    with arguments.one_line_errors(emovoxceleb.PlanMismatchError):
         labeller = None if args.logits is None else file_labeller(args.logits)
         tracks, report = scan_tracks(experiment, args.root, args.layout)
         result = beam_build.build(

@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
 from kerasemo import demo, quiet  # noqa: E402
-from kerasemo.experiments import _arguments  # noqa: E402
+from kerasemo import arguments  # noqa: E402
 
 DEFAULT_OUT = pathlib.Path("runs") / "diagnosis"
 
@@ -52,7 +52,7 @@ def _variant(text: str) -> tuple[str, list[str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.diagnose_transfer", __doc__)
+    parser = arguments.docstring_parser("kerasemo.experiments.diagnose_transfer", __doc__)
     parser.add_argument("--corpus", type=pathlib.Path, default=demo.DEFAULT_CORPUS,
                         help="the main job's synthetic corpus")
     parser.add_argument("--shards", type=pathlib.Path, default=demo.DEFAULT_SHARDS,
@@ -65,15 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
         "higher learning rate)",
     )
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle student")
-    parser.add_argument("--every", type=_arguments.positive_int, default=2,
+    parser.add_argument("--every", type=arguments.positive_int, default=2,
                         help="score the students every N epochs")
     config_lib.add_config_arguments(parser, default=config_lib.DEMO_PRESET)
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, experiment = _arguments.start(build_parser(), argv)
+    args, experiment = arguments.start(build_parser(), argv)
     for folder, what in ((args.corpus / "ground_truth", "corpus"), (args.shards, "shards")):
         if not folder.exists():
             raise SystemExit(
@@ -84,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     from kerasemo.evaluation.diagnosis import PREVIOUS_RECIPE, diagnose_transfer
 
     variants = dict(args.variant) if args.variant else {"demo": [], "previous": list(PREVIOUS_RECIPE)}
-    with _arguments.one_line_errors():  # a ConfigError (a ValueError) for a bad --variant
+    with arguments.one_line_errors():  # a ConfigError (a ValueError) for a bad --variant
         diagnose_transfer(
             experiment, args.corpus, args.shards, args.out, variants=variants,
-            oracle=not args.no_oracle, every=args.every, verbose=_arguments.keras_verbosity(args),
+            oracle=not args.no_oracle, every=args.every, verbose=arguments.keras_verbosity(args),
         )
     print((args.out / "diagnosis.md").read_text())
     print(f"learning curves: {args.out / 'learning_curves.png'}")

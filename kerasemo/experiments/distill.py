@@ -49,7 +49,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import demo, quiet  # noqa: E402
-from kerasemo.experiments import _arguments  # noqa: E402
+from kerasemo import arguments  # noqa: E402
 from kerasemo.strategies import add_strategy_argument  # noqa: E402
 from kerasemo.training.runtime import PRECISIONS  # noqa: E402
 
@@ -57,8 +57,8 @@ DEFAULT_OUT = pathlib.Path("runs") / "distill"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.distill", __doc__)
-    _arguments.add_data_arguments(
+    parser = arguments.docstring_parser("kerasemo.experiments.distill", __doc__)
+    arguments.add_data_arguments(
         parser,
         "--data",
         help="folder of EmoVoxCeleb-style shards (train-*, heard_val-*, unheard_val-*); "
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder for the teacher, distillation and probe runs")
     embedded.add_argument("--shards", type=pathlib.Path, default=demo.DEFAULT_SHARDS,
                           help="folder for the demo shards")
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -98,7 +98,7 @@ def _precision_override(args) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, experiment = _arguments.start(build_parser(), argv, extra_overrides=_precision_override)
+    args, experiment = arguments.start(build_parser(), argv, extra_overrides=_precision_override)
     if args.data is None and args.strategy != "default":
         raise SystemExit(
             f"error: --strategy {args.strategy} needs --data (shards built beforehand); the "
@@ -109,20 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     from kerasemo import distribute
     from kerasemo.training import distill
 
-    with _arguments.one_line_errors():
+    with arguments.one_line_errors():
         # Before anything else runs TensorFlow: a multi-worker strategy must exist first.
         strategy = distribute.make_strategy(args.strategy)
-    verbose = _arguments.keras_verbosity(args)
+    verbose = arguments.keras_verbosity(args)
     if args.data is None:
-        with _arguments.one_line_errors():
+        with arguments.one_line_errors():
             table = demo.run_demo(
-                experiment, **_arguments.named(args, "corpus", "work", "shards", "out", "force"),
+                experiment, **arguments.named(args, "corpus", "work", "shards", "out", "force"),
                 verbose=verbose,
             )
         print(table)
         return 0
     out = args.out or DEFAULT_OUT
-    with _arguments.one_line_errors():
+    with arguments.one_line_errors():
         result = distill(experiment, args.data, out, strategy=strategy, force=args.force, verbose=verbose)
     if not result.is_chief:
         print(

@@ -42,8 +42,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import demo  # noqa: E402
-from kerasemo.experiments import _arguments  # noqa: E402
-from kerasemo.experiments._arguments import positive_int  # noqa: E402
+from kerasemo import arguments  # noqa: E402
+from kerasemo.arguments import positive_int  # noqa: E402
 
 DEFAULT_STUDENT = demo.DEFAULT_STUDENT
 """Where the main job (`python -m kerasemo.experiments.distill`) writes its student."""
@@ -65,7 +65,7 @@ def _variants(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.export", __doc__)
+    parser = arguments.docstring_parser("kerasemo.experiments.export", __doc__)
     parser.add_argument(
         "--student",
         type=pathlib.Path,
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep going when float32 parity exceeds 1e-4 (the figures are still reported)",
     )
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -185,7 +185,7 @@ def _check_student_exists(student: pathlib.Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments.parse(build_parser(), argv)
+    args = arguments.parse(build_parser(), argv)
     if args.no_saved_model and not args.variants:
         raise SystemExit("error: nothing to export: --no-saved-model with --variants none.")
     _check_student_exists(args.student)

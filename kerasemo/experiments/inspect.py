@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
 from kerasemo import quiet  # noqa: E402
-from kerasemo.experiments import _arguments  # noqa: E402
+from kerasemo import arguments  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ TABLE4_SHAPES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.inspect", __doc__)
-    _arguments.add_data_arguments(
+    parser = arguments.docstring_parser("kerasemo.experiments.inspect", __doc__)
+    arguments.add_data_arguments(
         parser,
         "audio",
         nargs="?",
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=pathlib.Path("runs") / "inspect",
         help="directory for the spectrogram PNG and the JSON summary",
     )
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -98,7 +98,7 @@ def _plot_spectrogram(spectrogram, path: pathlib.Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, experiment = _arguments.start(build_parser(), argv)
+    args, experiment = arguments.start(build_parser(), argv)
     quiet.import_tensorflow_quietly()
     import keras
     import numpy as np
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         waveform = speech_like_signal(6.0, seed=experiment.seed)
     else:
         source = str(args.audio)
-        with _arguments.one_line_errors(AudioDecodeError):
+        with arguments.one_line_errors(AudioDecodeError):
             waveform = load_audio(args.audio, experiment.frontend.sample_rate)
     seconds = len(waveform) / experiment.frontend.sample_rate
     print(f"audio: {source}: {len(waveform)} samples, {seconds:.2f} s at 16 kHz")

@@ -22,7 +22,7 @@ import argparse
 import sys
 
 from kerasemo.data.synthetic import PRESETS, CorpusExistsError, generate_corpus
-from kerasemo.experiments import _arguments
+from kerasemo import arguments
 
 DEFAULT_OUT = "data/synthetic"
 
@@ -50,25 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-contact-sheet", action="store_true", help="skip contact_sheet.png (saves about a second)"
     )
     parser.add_argument(
-        "--workers", type=_arguments.positive_int, default=None,
+        "--workers", type=arguments.positive_int, default=None,
         help="processes generating faces, tracks and acted speech side by side (default: "
         "min(2, CPU count); 1 = one process); the files do not depend on it",
     )
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments.parse(build_parser(), argv)
+    args = arguments.parse(build_parser(), argv)
     if args.seed < 0:
         raise SystemExit(f"error: --seed must be >= 0; received {args.seed}.")
-    with _arguments.one_line_errors(CorpusExistsError):
+    with arguments.one_line_errors(CorpusExistsError):
         summary = generate_corpus(
             args.out,
             preset=args.preset,
             seed=args.seed,
             overwrite=args.overwrite,
-            progress=_arguments.progress_bars(args),
+            progress=arguments.progress_bars(args),
             contact_sheet=not args.no_contact_sheet,
             workers=args.workers,
         )

@@ -42,8 +42,8 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kerasemo.experiments import _arguments  # noqa: E402
-from kerasemo.experiments._arguments import positive_int, positive_seconds  # noqa: E402
+from kerasemo import arguments  # noqa: E402
+from kerasemo.arguments import positive_int, positive_seconds  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ SKIP_REPORT_SUFFIX = ".skipped.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.predict", __doc__)
+    parser = arguments.docstring_parser("kerasemo.experiments.predict", __doc__)
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="clips per model call (default: kerasemo.inference.DEFAULT_BATCH_SIZE, 8)",
     )
     parser.add_argument("--threads", type=positive_int, help="LiteRT threads for .tflite models")
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -126,7 +126,7 @@ def _load_recognizer(args: argparse.Namespace):
     import_tensorflow_quietly()
     from kerasemo.inference import EmotionRecognizer
 
-    with _arguments.one_line_errors():
+    with arguments.one_line_errors():
         return EmotionRecognizer.from_path(args.model, args.head, num_threads=args.threads)
 
 
@@ -184,7 +184,7 @@ def _write_plots(args: argparse.Namespace, timelines, several: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments.parse(build_parser(), argv)
+    args = arguments.parse(build_parser(), argv)
     recognizer = _load_recognizer(args)
 
     from kerasemo.inference import (
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         write_table,
     )
 
-    with _arguments.one_line_errors():
+    with arguments.one_line_errors():
         for path in _table_outputs(args):
             check_table_suffix(path)
         files = collect_inputs(args.inputs)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             timelines=bool(args.timeline or args.plot),
             window=args.window,
             hop=args.hop,
-            progress=_arguments.verbosity(args) >= 0 and sys.stderr.isatty(),
+            progress=arguments.verbosity(args) >= 0 and sys.stderr.isatty(),
         )
     for path in args.out or []:
         write_table(result.table, path)

@@ -47,7 +47,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
 from kerasemo import demo, quiet  # noqa: E402
-from kerasemo.experiments import _arguments  # noqa: E402
+from kerasemo import arguments  # noqa: E402
 
 DATASETS = ("rml", "enterface", "cremad", "ravdess", "csv")
 DEFAULT_OUT = pathlib.Path("runs") / "probe"
@@ -57,7 +57,7 @@ PROBE_OPTIONS = ("protocol", "forest_trees", "face_crop", "max_pad_fraction", "r
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.probe", __doc__)
+    parser = arguments.docstring_parser("kerasemo.experiments.probe", __doc__)
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="layout of --root")
     parser.add_argument(
         "--root",
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-acoustic", action="store_true", help="skip the eGeMAPS + random forest baseline"
     )
-    parser.add_argument("--forest-trees", type=_arguments.positive_int, default=300,
+    parser.add_argument("--forest-trees", type=arguments.positive_int, default=300,
                         help="trees of the acoustic random forest")
     parser.add_argument("--ravdess-calm", choices=("drop", "neutral"), default="drop",
                         help="RAVDESS 'calm': drop it or merge it into neutral")
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also fit the probe on all clips and save it in DIR (probe_head.keras + probe_head.json)",
     )
     config_lib.add_config_arguments(parser)
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -126,23 +126,23 @@ def _check_models(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, experiment = _arguments.start(build_parser(), argv, extra_overrides=_probe_overrides)
+    args, experiment = arguments.start(build_parser(), argv, extra_overrides=_probe_overrides)
     _check_models(args)
     quiet.import_tensorflow_quietly()
     from kerasemo.audio import AudioDecodeError
     from kerasemo.evaluation.probing import ProbeOptions, run_probe
 
-    with _arguments.one_line_errors():
+    with arguments.one_line_errors():
         options = ProbeOptions.from_config(
             experiment,
             out_dir=args.out,
             cache_dir=None if args.no_cache else args.cache_dir,
             acoustic=not args.no_acoustic,
             head_dir=args.save_head,
-            progress=_arguments.progress_bars(args),
-            **_arguments.named(args, *PROBE_OPTIONS),
+            progress=arguments.progress_bars(args),
+            **arguments.named(args, *PROBE_OPTIONS),
         )
-    with _arguments.one_line_errors(NotADirectoryError, AudioDecodeError):
+    with arguments.one_line_errors(NotADirectoryError, AudioDecodeError):
         results = run_probe(args.dataset, args.root, args.student, teacher=args.teacher, options=options)
     print(results.to_markdown())
     print("wrote " + ", ".join(results.files.values()))

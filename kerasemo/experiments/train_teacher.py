@@ -43,17 +43,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasemo import config as config_lib  # noqa: E402
 from kerasemo import quiet  # noqa: E402
-from kerasemo.experiments import _arguments  # noqa: E402
+from kerasemo import arguments  # noqa: E402
 from kerasemo.strategies import add_strategy_argument  # noqa: E402
 from kerasemo.training.runtime import PRECISIONS  # noqa: E402
 
-JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 DEFAULT_OUT = pathlib.Path("runs") / "teacher"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _arguments.docstring_parser("kerasemo.experiments.train_teacher", __doc__)
-    _arguments.add_data_arguments(
+    parser = arguments.docstring_parser("kerasemo.experiments.train_teacher", __doc__)
+    arguments.add_data_arguments(
         parser,
         "--data",
         help="folder holding fer2013.csv and fer2013new.csv (default: the embedded synthetic "
@@ -68,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--epochs",
-        type=_arguments.positive_int,
+        type=arguments.positive_int,
         help="total epochs, overriding learning_rates x epochs_per_rate; the learning rates "
         "then share the epochs equally (for quick runs)",
     )
@@ -89,17 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_strategy_argument(parser)
     parser.add_argument(
         "--jit-compile",
-        choices=tuple(JIT_COMPILE),
+        choices=tuple(arguments.JIT_COMPILE),
         default="auto",
         help="XLA compilation of the train step (Keras' jit_compile)",
     )
     parser.add_argument(
         "--baseline-max-iter",
-        type=_arguments.positive_int,
+        type=arguments.positive_int,
         default=200,
         help="solver iterations per C of the logistic-regression baseline",
     )
-    _arguments.add_verbosity_arguments(parser)
+    arguments.add_verbosity_arguments(parser)
     return parser
 
 
@@ -107,14 +106,14 @@ def _experiment(args) -> config_lib.ExperimentConfig:
     """``--config``/``--set``; on ``--resume``, the run's own config.toml with ``--set``."""
     saved = args.out / "config.toml"
     if args.resume and saved.exists():
-        experiment = _arguments.load_experiment(args, source=saved)
+        experiment = arguments.load_experiment(args, source=saved)
         logging.getLogger(__name__).info("resuming %s with its config.toml", args.out)
         return experiment
-    return _arguments.load_experiment(args)
+    return arguments.load_experiment(args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments.parse(build_parser(), argv)
+    args = arguments.parse(build_parser(), argv)
     # TensorFlow loads only now, so --help and argument errors are instant.
     quiet.import_tensorflow_quietly()
     from kerasemo import distribute
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from kerasemo.training.teacher import CHECKPOINT, METRICS
     from kerasemo.training.teacher_evaluation import CONFUSION_PNG
 
-    with _arguments.one_line_errors():
+    with arguments.one_line_errors():
         # First: a multi-worker strategy must exist before TensorFlow runs anything.
         strategy = distribute.make_strategy(args.strategy)
     experiment = _experiment(args)
@@ -131,15 +130,15 @@ def main(argv: list[str] | None = None) -> int:
             f"error: --data {args.data} is not a folder; pass the folder holding fer2013.csv and "
             "fer2013new.csv."
         )
-    with _arguments.one_line_errors(FileExistsError, NotADirectoryError):
+    with arguments.one_line_errors(FileExistsError, NotADirectoryError):
         result = train_teacher(
             experiment,
             args.data,
             args.out,
-            **_arguments.named(args, "cache_dir", "epochs", "resume", "precision", "baseline_max_iter"),
+            **arguments.named(args, "cache_dir", "epochs", "resume", "precision", "baseline_max_iter"),
             strategy=strategy,
-            jit_compile=JIT_COMPILE[args.jit_compile],
-            verbose=_arguments.keras_verbosity(args),
+            jit_compile=arguments.JIT_COMPILE[args.jit_compile],
+            verbose=arguments.keras_verbosity(args),
             command=list(argv if argv is not None else sys.argv[1:]),
         )
     if not result.is_chief:

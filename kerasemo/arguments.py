@@ -32,6 +32,9 @@ import sys
 from kerasemo import config as config_lib
 from kerasemo import quiet
 
+JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
+"""``--jit-compile`` choices and the value each gives Keras' ``jit_compile``."""
+
 ERRORS = (FileNotFoundError, ValueError)
 """What the library raises for bad input: shown as ``error: <message>``, without a traceback."""
 
