@@ -423,8 +423,8 @@ def _load_backend(path: pathlib.Path, num_threads: int | None) -> tuple[Backend,
     """The backend for a model path, by its format, and the path it was loaded from."""
     if not path.exists():
         raise FileNotFoundError(
-            f"No model at '{path}'. Export one with `python -m kerasemo.experiments.export "
-            "--student runs/distill/student.keras --out saved_models/kerasemo`, or pass a "
+            f"No model at '{path}'. Export one with `python -m kerasemo.experiments.export` "
+            "(it reads the main job's student and writes saved_models/kerasemo), or pass a "
             ".keras student, a SavedModel folder or a .tflite file."
         )
     if path.is_dir():
