@@ -53,6 +53,8 @@ DEFAULT_STUDENT = DEFAULT_WORK / DISTILL_RUN / STUDENT
 """Where the main job writes its speech student: ``runs/demo/distill/student.keras``."""
 PROBE_SETS = ("rml", "cremad")
 PROTOCOLS = ("random10", "speaker")
+PROBE_METHODS = ("chance", "acoustic", "student", "teacher")
+"""The rows of the probe tables that the main job's summary repeats, in its order."""
 VERDICT_PROTOCOL = "speaker"
 """The folds the transfer verdict is judged by (speaker-independent); always probed."""
 
@@ -106,7 +108,10 @@ def _num(value, spec=".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _probe_rows(probe: dict) -> list[str]:
+def _probe_rows(probe: dict, other_metrics: dict) -> list[str]:
+    """One row per set and protocol: each method's accuracy (+- std over folds), UAR and macro-F1."""
+    from kerasemo.evaluation.probing.classifiers import METRIC_TITLES
+
     lines = []
     for dataset, scores in probe.items():
         for protocol in PROTOCOLS:
@@ -117,9 +122,15 @@ def _probe_rows(probe: dict) -> list[str]:
                     continue
                 mean, std = value
                 spread = "" if std is None or math.isnan(std) else f" +- {100 * std:.1f}"
-                cells.append(f"{method} {100 * mean:.1f}{spread}")
+                others = [
+                    other_metrics.get(metric, {}).get(dataset, {}).get(method, {}).get(protocol)
+                    for metric in other_metrics
+                ]
+                extra = "".join(f" / {_pct(v[0])}" for v in others if v is not None)
+                cells.append(f"{method} {100 * mean:.1f}{spread}{extra}")
             if cells:
-                lines.append(f"| probe {dataset}, {protocol} folds | accuracy, % | {'; '.join(cells)} |")
+                heading = " / ".join(METRIC_TITLES[m] for m in ("accuracy", *other_metrics))
+                lines.append(f"| probe {dataset}, {protocol} folds | {heading}, % | {'; '.join(cells)} |")
     return lines
 
 
@@ -156,7 +167,7 @@ def results_markdown(results: dict) -> str:
             f"| ground truth, unheard tracks | majority-class accuracy | {_pct(truth['majority_accuracy'])} % |",
             f"| ground truth | student's share of the teacher's above-chance AUC | {_num(truth['recovery'], '.2f')} |",
         ]
-    lines += _probe_rows(results.get("probe", {}))
+    lines += _probe_rows(results.get("probe", {}), results.get("probe_metrics", {}))
     verdict = results.get("verdict")
     if verdict:
         lines += ["", f"**Did emotion transfer from faces to voices? {verdict['transfer']}.** "
@@ -201,23 +212,30 @@ def probe_protocols(experiment: config_lib.ExperimentConfig) -> tuple[str, ...]:
 
 
 def _probe(experiment, corpus: pathlib.Path, work: pathlib.Path, student: pathlib.Path, teacher: pathlib.Path,
-           progress: bool) -> dict:
-    """Probes student, teacher and baselines on each acted set: dataset -> method -> protocol -> score."""
-    from kerasemo.evaluation.probing import ProbeOptions, run_probe
+           progress: bool) -> tuple[dict, dict]:
+    """Probes student, teacher and baselines on each acted set.
 
-    scores = {}
+    Returns:
+        ``(accuracy, others)``: dataset -> method -> protocol -> (mean, std) of the accuracy (what
+        the verdict reads), and the same for each other metric (``{"uar": ..., "macro_f1": ...}``).
+    """
+    from kerasemo.evaluation.probing import ProbeOptions, run_probe
+    from kerasemo.evaluation.probing.classifiers import METRICS
+
+    scores, others = {}, {metric: {} for metric in METRICS if metric != "accuracy"}
     for dataset in PROBE_SETS:
         # The config's folds, seed, primary protocol and frame sampling (one mapping: from_config).
         options = ProbeOptions.from_config(
             experiment, out_dir=work / "probe" / dataset, cache_dir=work / "cache", progress=progress
         )
         probe = run_probe(dataset, corpus / dataset, student, teacher=teacher, options=options)
-        scores[dataset] = {
-            method: {p: probe.score(method, p) for p in PROTOCOLS}
-            for method in ("chance", "acoustic", "student", "teacher")
-            if any(row.method == method for row in probe.methods)
-        }
-    return scores
+        methods = [m for m in PROBE_METHODS if any(row.method == m for row in probe.methods)]
+        scores[dataset] = {m: {p: probe.score(m, p) for p in PROTOCOLS} for m in methods}
+        for metric in others:
+            others[metric][dataset] = {
+                m: {p: probe.score(m, p, metric) for p in PROTOCOLS} for m in methods
+            }
+    return scores, others
 
 
 def _train(experiment, corpus, work, shards, out, lap, force: bool, verbose: int) -> None:
@@ -265,8 +283,10 @@ def _evaluate(experiment, corpus, work, shards, out, progress: bool) -> dict:
             "gap": auc["heard_minus_unheard"],
         },
         "ground_truth": ground_truth_recovery(corpus, out / "unheard_val_logits.npz"),
-        "probe": _probe(experiment, corpus, work, out / STUDENT, work / TEACHER_RUN / CHECKPOINT, progress),
     }
+    results["probe"], results["probe_metrics"] = _probe(
+        experiment, corpus, work, out / STUDENT, work / TEACHER_RUN / CHECKPOINT, progress
+    )
     results["verdict"] = transfer_verdict(results["probe"], protocol=VERDICT_PROTOCOL)
     plot_training_curve(
         out / "distiller_history.csv",
