@@ -231,7 +231,7 @@ def test_two_workers_train_in_lock_step_and_only_the_chief_writes(shards, tmp_pa
     settings = [arg for override in TINY + ["distill.epochs=1"] for arg in ("--set", override)]
     logs = _run_two_workers(
         "kerasemo.experiments.distill",
-        lambda index: ["--data", str(shards), "--out", str(outs[index])] + settings,
+        lambda index: ["--config", "demo", "--data", str(shards), "--out", str(outs[index])] + settings,
     )
     digest = _final_digests(logs)
     assert "2 workers (chief)" in logs[0] and "worker 1 of 2 workers" in logs[1]
@@ -268,7 +268,7 @@ def test_two_workers_train_the_teacher_and_only_the_chief_evaluates(tmp_path):
     outs = [tmp_path / f"teacher{index}" for index in range(2)]
     logs = _run_two_workers(
         "kerasemo.experiments.train_teacher",
-        lambda index: ["--data", str(ferplus), "--out", str(outs[index]), "--epochs", "1",
+        lambda index: ["--config", "demo", "--data", str(ferplus), "--out", str(outs[index]), "--epochs", "1",
                        "--cache-dir", str(tmp_path / f"cache{index}"),
                        "--baseline-max-iter", "20"] + TINY_TEACHER,
     )
@@ -298,7 +298,7 @@ def test_workers_that_restore_different_epochs_stop_with_advice(shards, tmp_path
     settings = [arg for override in TINY + ["distill.epochs=2"] for arg in ("--set", override)]
     results = distribute.run_loopback_workers(
         lambda index: [sys.executable, "-m", "kerasemo.experiments.distill", "--strategy",
-                       "multi_worker", "--data", str(shards), "--out",
+                       "multi_worker", "--config", "demo", "--data", str(shards), "--out",
                        str(tmp_path / f"worker{index}")] + settings,
         env=_child_env(),
         timeout=WORKER_TIMEOUT_S,
