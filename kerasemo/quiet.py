@@ -6,7 +6,9 @@ logging is configured (oneDNN notices, "Could not find cuda drivers", CPU featur
 Python's ``sys.stderr`` never sees them: they go straight to file descriptor 2. The entry points
 therefore import TensorFlow through `import_tensorflow_quietly`, which points descriptor 2 at a
 temporary file while TensorFlow loads and finds its devices, then writes back every captured line
-that is not one of those notices. Set ``KERASEMO_TF_LOGS=1`` to see everything.
+that is not one of those notices. It also runs one float16 cast inside that window, because
+oneDNN announces once per process, at the first float16 op (reading the float16 shards), that it
+supports that type only with AVX-512. Set ``KERASEMO_TF_LOGS=1`` to see everything.
 
 Library code never calls this: importing kerasemo does not touch a program's file descriptors.
 
@@ -94,4 +96,7 @@ def import_tensorflow_quietly():
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # the CUDA probe (and its cuInit error) happens here
+        # oneDNN's once-per-process "supports DT_HALF only on platforms with AVX-512" notice
+        # comes with the first float16 op (the shards store float16 spectrograms): run one here.
+        tf.cast(tf.zeros([1], tf.float16), tf.float32)
     return tf
