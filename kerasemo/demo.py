@@ -56,6 +56,11 @@ PROTOCOLS = ("random10", "speaker")
 PROBE_METHODS = ("chance", "acoustic", "student", "teacher")
 """The rows of the probe tables that the main job's summary repeats, in its order."""
 VERDICT_PROTOCOL = "speaker"
+REPRODUCIBLE_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+"""What the main job's entry point sets (unless already set) before TensorFlow loads: oneDNN's
+threaded CPU kernels round differently from run to run, which SGD amplifies into a different
+student each time; TensorFlow's own (Eigen) kernels with `distill.deterministic` give the same
+student, figures and files on every run of the same machine, at about 1.5x the run time."""
 """The folds the transfer verdict is judged by (speaker-independent); always probed."""
 
 

@@ -3,6 +3,7 @@ explicit --config always wins), says so in --help, and the default input paths a
 main job writes."""
 
 import argparse
+import os
 import importlib
 import io
 
@@ -141,3 +142,17 @@ def test_missing_teacher_says_who_writes_one(tmp_path):
     with pytest.raises(SystemExit, match=r"Teacher file not found: 'nope.keras' \(.*train_teacher` writes "
                        r"teacher.keras in its --out folder; the main job's is runs/demo/teacher/teacher.keras"):
         build_emovoxceleb.main([*argv, "--teacher", "nope.keras"])
+
+
+def test_the_main_job_runs_with_reproducible_kernels_unless_told_otherwise(monkeypatch):
+    from kerasemo.experiments import distill
+
+    seen = []
+    monkeypatch.setattr(demo, "run_demo", lambda *a, **k: seen.append(dict(os.environ)) or "table")
+    for name in demo.REPRODUCIBLE_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    assert distill.main(["-q"]) == 0
+    assert all(seen[0][name] == value for name, value in demo.REPRODUCIBLE_ENVIRONMENT.items())
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # a user's own choice is kept
+    assert distill.main(["-q"]) == 0
+    assert seen[1]["TF_ENABLE_ONEDNN_OPTS"] == "1"

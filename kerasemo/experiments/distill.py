@@ -12,7 +12,9 @@ corpus, `kerasemo.demo.run_demo`): it generates the corpus, trains the demo face
 labels the talking-face tracks and writes the shards (each stage is skipped when its output
 exists), distils and evaluates, probes the acted sets, and writes ``results.md``/``results.json``
 (with a verdict in words: did emotion transfer, against chance and the acoustic baseline) and
-``learning_curve.png`` in ``--work`` (default ``runs/demo``).
+``learning_curve.png`` in ``--work`` (default ``runs/demo``). It runs with oneDNN's CPU kernels
+off (``TF_ENABLE_ONEDNN_OPTS=0`` unless you set it), so every run on a machine gives the same
+student and the same figures.
 
 Outputs (in ``--out``): ``student.keras`` (the model to keep), ``distiller_history.csv``,
 TensorBoard logs, ``auc.md``/``auc.json``, per-split logits (``*_logits.npz``) and the resolved
@@ -104,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             f"error: --strategy {args.strategy} needs --data (shards built beforehand); the "
             "embedded default runs on one device."
         )
+    if args.data is None:  # the main job: the same figures on every run (before TensorFlow loads)
+        for name, value in demo.REPRODUCIBLE_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
     # TensorFlow loads only now, so --help and argument errors are instant.
     quiet.import_tensorflow_quietly()
     from kerasemo import distribute
