@@ -79,8 +79,13 @@ def _native_stderr_filtered():
                 sys.stderr.flush()
 
 
-def import_tensorflow_quietly():
+def import_tensorflow_quietly(run_first_op: bool = True):
     """Imports TensorFlow (and lets it find its devices) without its native start-up notices.
+
+    Args:
+        run_first_op: also run the one float16 op whose notice would come later (see the module
+            docstring). False in a process that must still create a multi-worker strategy:
+            collective ops are configured only before TensorFlow runs its first op.
 
     Returns:
         The `tensorflow` module.
@@ -96,7 +101,8 @@ def import_tensorflow_quietly():
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # the CUDA probe (and its cuInit error) happens here
-        # oneDNN's once-per-process "supports DT_HALF only on platforms with AVX-512" notice
-        # comes with the first float16 op (the shards store float16 spectrograms): run one here.
-        tf.cast(tf.zeros([1], tf.float16), tf.float32)
+        if run_first_op:
+            # oneDNN's once-per-process "supports DT_HALF only on platforms with AVX-512" notice
+            # comes with the first float16 op (the shards store float16 spectrograms): run one.
+            tf.cast(tf.zeros([1], tf.float16), tf.float32)
     return tf

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in demo.REPRODUCIBLE_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
     # TensorFlow loads only now, so --help and argument errors are instant.
-    quiet.import_tensorflow_quietly()
+    quiet.import_tensorflow_quietly(run_first_op=args.strategy != "multi_worker")
     from kerasemo import distribute
     from kerasemo.training import distill
 

@@ -115,7 +115,7 @@ def _experiment(args) -> config_lib.ExperimentConfig:
 def main(argv: list[str] | None = None) -> int:
     args = arguments.parse(build_parser(), argv)
     # TensorFlow loads only now, so --help and argument errors are instant.
-    quiet.import_tensorflow_quietly()
+    quiet.import_tensorflow_quietly(run_first_op=args.strategy != "multi_worker")
     from kerasemo import distribute
     from kerasemo.training import train_teacher
     from kerasemo.training.teacher import CHECKPOINT, METRICS
