@@ -7,8 +7,8 @@ measure does not depend on the values, only on the shapes and sizes.
 Example:
 
 >>> from kerasemo.benchmarks.random_shards import pipeline_crops_per_second, write_random_shards
->>> write_random_shards("/tmp/random-shards", num_tracks=16)  # doctest: +SKIP
->>> pipeline_crops_per_second("/tmp/random-shards", batch_size=8, batches=2)  # doctest: +SKIP
+>>> write_random_shards("runs/random-shards", num_tracks=16)  # doctest: +SKIP
+>>> pipeline_crops_per_second("runs/random-shards", batch_size=8, batches=2)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def write_random_shards(
 
     Example:
 
-    >>> write_random_shards("/tmp/random-shards", num_tracks=64)  # doctest: +SKIP
+    >>> write_random_shards("runs/random-shards", num_tracks=64)  # doctest: +SKIP
     """
     import tensorflow as tf
 
@@ -96,7 +96,7 @@ def pipeline_crops_per_second(folder: str | os.PathLike, batch_size: int, batche
 
     Example:
 
-    >>> pipeline_crops_per_second("/tmp/random-shards", 32, batches=8)  # doctest: +SKIP
+    >>> pipeline_crops_per_second("runs/random-shards", 32, batches=8)  # doctest: +SKIP
     """
     from kerasemo.data import pipeline
 

@@ -39,7 +39,7 @@ def run_worker(data: str | os.PathLike, threads: int) -> dict:
 
     Example:
 
-    >>> run_worker("/tmp/random-shards", threads=2)  # doctest: +SKIP
+    >>> run_worker("runs/random-shards", threads=2)  # doctest: +SKIP
     """
     import tensorflow as tf
 
