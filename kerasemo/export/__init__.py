@@ -131,6 +131,7 @@ from kerasemo.export.contract import (
     WINDOW_SAMPLES,
     ExportError,
     check_variant,
+    padded_batch,
     tflite_filename,
 )
 from kerasemo.export.head import ExportHead, head_card, head_labels, load_export_head
@@ -139,7 +140,6 @@ from kerasemo.export.parity import (
     alone_reference,
     compare_outputs,
     keras_reference,
-    padded_batch,
     saved_model_parity,
     shorter_clips,
     speech_like_clips,

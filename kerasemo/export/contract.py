@@ -10,6 +10,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from kerasemo.audio.reference import CROP_SAMPLES, SAMPLE_RATE, num_samples_for_frames
 from kerasemo.models.student import MIN_INPUT_FRAMES
 
@@ -35,6 +39,7 @@ __all__ = [
     "WINDOW_FUNCTION",
     "WINDOW_SAMPLES",
     "check_variant",
+    "padded_batch",
     "tflite_filename",
 ]
 
@@ -98,3 +103,40 @@ def check_variant(variant: str) -> str:
             "(int8 is dynamic-range quantisation)."
         )
     return variant
+
+
+def padded_batch(clips: Sequence[np.ndarray], width: int | None = None):
+    """Zero-pads clips of different lengths into one batch: ``(batch [n, width], lengths [n])``.
+
+    Each length is the clip's own number of samples (the exported graphs count a clip shorter
+    than `MIN_SAMPLES` as that many themselves).
+
+    Args:
+        clips: 1-D float arrays.
+        width: the batch's width (a fixed-window model's window); None: the longest clip.
+
+    Returns:
+        ``(batch, lengths)``: float32 ``[n, width]`` and int32 ``[n]``.
+
+    Raises:
+        ValueError: if `clips` is empty or a clip is longer than `width`.
+
+    Example:
+
+    >>> batch, lengths = padded_batch([np.ones(3), np.ones(5)])
+    >>> batch.shape, lengths.tolist()
+    ((2, 5), [3, 5])
+    """
+    if not len(clips):
+        raise ValueError("A batch needs at least one clip; received none.")
+    lengths = np.array([len(clip) for clip in clips], np.int32)
+    width = int(lengths.max()) if width is None else int(width)
+    if lengths.max() > width:
+        raise ValueError(
+            f"A clip of {int(lengths.max())} samples does not fit a batch {width} samples wide; "
+            "cut it into windows first."
+        )
+    batch = np.zeros((len(clips), width), np.float32)
+    for row, clip in enumerate(clips):
+        batch[row, : len(clip)] = clip
+    return batch, lengths

@@ -29,6 +29,7 @@ from kerasemo.export.contract import (
     SPECTROGRAM_SIGNATURE,
     WAVEFORM_INPUT,
     WAVEFORM_SIGNATURE,
+    padded_batch,
 )
 from kerasemo.export.head import ExportHead, label_strings
 from kerasemo.export.precision import to_float32, with_input_frames
@@ -75,27 +76,6 @@ def keras_reference(
     if classes is not None:
         reference[LABEL] = _labels(reference[HEAD_PROBABILITIES], classes)
     return reference
-
-
-def padded_batch(clips: Sequence[np.ndarray], width: int | None = None):
-    """Zero-pads clips of different lengths into one batch: ``(batch [n, width], lengths [n])``.
-
-    Args:
-        clips: 1-D float arrays.
-        width: the batch's width (None: the longest clip).
-
-    Example:
-
-    >>> batch, lengths = padded_batch([np.ones(3), np.ones(5)])
-    >>> batch.shape, lengths.tolist()
-    ((2, 5), [3, 5])
-    """
-    lengths = np.array([len(clip) for clip in clips], np.int32)
-    width = int(lengths.max()) if width is None else int(width)
-    batch = np.zeros((len(clips), width), np.float32)
-    for row, clip in enumerate(clips):
-        batch[row, : len(clip)] = clip
-    return batch, lengths
 
 
 def shorter_clips(clips: np.ndarray) -> list[np.ndarray]:

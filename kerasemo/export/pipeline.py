@@ -24,6 +24,7 @@ from kerasemo.export.contract import (
     TFLITE_VARIANTS,
     ExportError,
     check_variant,
+    padded_batch,
     tflite_filename,
 )
 from kerasemo.export.head import ExportHead, head_card, load_export_head
@@ -32,7 +33,6 @@ from kerasemo.export.parity import (
     alone_reference,
     compare_outputs,
     keras_reference,
-    padded_batch,
     saved_model_parity,
     shorter_clips,
     speech_like_clips,

@@ -18,7 +18,7 @@ import numpy as np
 from kerasemo.audio.decode import check_sample_rate
 from kerasemo.audio.reference import SAMPLE_RATE
 from kerasemo.audio.resample import resample
-from kerasemo.export.contract import MIN_SAMPLES
+from kerasemo.export.contract import MIN_SAMPLES, padded_batch
 
 logger = logging.getLogger("kerasemo.inference")
 
@@ -144,16 +144,7 @@ def pad_batch(
     >>> waveforms.shape, lengths.tolist()
     ((2, 20000), [20000, 10320])
     """
-    if not clips:
-        raise ValueError("pad_batch needs at least one clip; received none.")
-    lengths = np.array([max(clip.shape[0], MIN_SAMPLES) for clip in clips], np.int32)
-    width = int(lengths.max()) if width is None else int(width)
-    if lengths.max() > width:
-        raise ValueError(
-            f"A clip of {int(lengths.max())} samples does not fit a batch {width} samples wide; "
-            "cut it into windows first."
-        )
-    waveforms = np.zeros((len(clips), width), np.float32)
-    for row, clip in zip(waveforms, clips):
-        row[: clip.shape[0]] = clip
-    return waveforms, lengths
+    if width is None and clips:  # at least the minimum wide, as the graph pads short clips
+        width = max(MIN_SAMPLES, max(clip.shape[0] for clip in clips))
+    waveforms, lengths = padded_batch(clips, width)
+    return waveforms, np.maximum(lengths, MIN_SAMPLES).astype(np.int32)
