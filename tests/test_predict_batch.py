@@ -168,3 +168,15 @@ def test_a_long_file_that_fails_while_streamed_is_skipped_alone(
     assert result.table.file.tolist() == [str(paths[1]), str(paths[3])]
     assert result.skipped.to_dict()["reasons"] == {"cannot be decoded": [str(streamed)]}
     assert "NaN or Inf" in result.skipped.messages[str(streamed)]
+
+
+def test_each_file_is_read_once(models, tmp_path, caplog):  # noqa: F811
+    # A clip shorter than the student's minimum is read (and warned about) once, not again when
+    # the batch is scored.
+    short = tmp_path / "short.wav"
+    soundfile.write(short, speech_like_signal(0.3, seed=7), SR)
+    recognizer = EmotionRecognizer.from_path(models["keras"])
+    with caplog.at_level("WARNING", logger="kerasemo.inference"):
+        result = predict_files(recognizer, collect_inputs([short]))
+    assert len(result.table) == 1
+    assert sum("shorter than the student's minimum" in r.message for r in caplog.records) == 1

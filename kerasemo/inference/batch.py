@@ -248,7 +248,8 @@ def predict_files(
     """Scores every file of `files` (`collect_inputs`), skipping those that cannot be read.
 
     Each file's row is `EmotionRecognizer.predict`'s answer for it; files are decoded a batch
-    at a time and scored together with their lengths (`EmotionRecognizer.predict_batch`).
+    at a time (`EmotionRecognizer.load`, once each) and scored together with their lengths
+    (`EmotionRecognizer.predict_loaded`).
 
     Args:
         recognizer: the model (and head) to score with.
@@ -311,7 +312,7 @@ def _predict_chunk(
         except SKIPPABLE as err:
             skipped.add(record[FILE_COLUMN], err)
     try:
-        predictions = recognizer.predict_batch([clip for _, clip in loaded], batch_size=batch_size)
+        predictions = recognizer.predict_loaded([clip for _, clip in loaded], batch_size)
     except SKIPPABLE:  # a long file, streamed, failed part-way: find it by scoring one at a time
         return [
             (record, prediction)
@@ -323,7 +324,7 @@ def _predict_chunk(
 
 def _predict_one(recognizer, file: str, clip, skipped: SkippedFiles) -> EmotionPrediction | None:
     try:
-        return recognizer.predict(clip)
+        return recognizer.predict_loaded([clip])[0]
     except SKIPPABLE as err:
         skipped.add(file, err)
         return None

@@ -228,15 +228,33 @@ class EmotionRecognizer:
 
         >>> a, b = recognizer.predict_batch(["a.wav", np.zeros(48000, "float32")])  # doctest: +SKIP
         """
+        return self.predict_loaded([self.load(clip, sample_rate) for clip in clips], batch_size)
+
+    def predict_loaded(
+        self, clips: Sequence[np.ndarray | PathLike], batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> list[EmotionPrediction]:
+        """`predict_batch` on clips already read by `load` (which checked them).
+
+        Args:
+            clips: what `load` returned for each clip: waveforms, or paths of long files.
+            batch_size: clips per model call.
+
+        Returns:
+            One `EmotionPrediction` per clip, in order.
+
+        Example:
+
+        >>> clips = [recognizer.load(path) for path in ("a.wav", "b.wav")]  # doctest: +SKIP
+        >>> recognizer.predict_loaded(clips)  # doctest: +SKIP
+        """
         check_positive_int(batch_size, "batch_size")
         predictions: list[EmotionPrediction | None] = [None] * len(clips)
         whole: list[tuple[int, np.ndarray]] = []
-        for index, clip in enumerate(clips):
-            decoded = self.load(clip, sample_rate)
+        for index, decoded in enumerate(clips):
             if isinstance(decoded, np.ndarray) and decoded.shape[0] <= self._longest_single_pass():
                 whole.append((index, decoded))
             else:
-                logger.debug("%s: averaging the logits of its timeline windows.", _name(clip))
+                logger.debug("%s: averaging the logits of its timeline windows.", _name(decoded))
                 predictions[index] = self.timeline(decoded).summary()
         whole.sort(key=lambda item: item[1].shape[0])
         for start in range(0, len(whole), batch_size):
