@@ -177,10 +177,7 @@ def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
     """
     args = arguments.parse(build_parser(prog), argv)
     selected = selected_sections(args.only)
-    try:
-        args.experiment = config_lib.config_from_args(args)
-    except (config_lib.ConfigError, FileNotFoundError) as err:
-        raise SystemExit(f"error: {err}") from None
+    args.experiment = arguments.load_experiment(args)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args.jit_compile = arguments.JIT_COMPILE[args.jit_compile]
