@@ -87,6 +87,20 @@ def _check_count(value, name, minimum):
     return value
 
 
+def frame_count(num_samples):
+    """The recipe's frame count, ``(L - 400) // 160 + 1``, without checks.
+
+    Operators only, so `num_samples` may be an int or an integer tensor of any framework (the
+    exported models count each clip's valid frames with it); `num_frames` is the checked form.
+
+    Example:
+
+    >>> frame_count(64384)
+    400
+    """
+    return (num_samples - FRAME_LENGTH) // FRAME_STEP + 1
+
+
 def num_frames(num_samples):
     """Number of frames the recipe makes from a clip: ``floor((L - 400) / 160) + 1``.
 
@@ -108,8 +122,7 @@ def num_frames(num_samples):
     >>> num_frames(400), num_frames(559), num_frames(560)
     (1, 1, 2)
     """
-    num_samples = _check_count(num_samples, "num_samples", FRAME_LENGTH)
-    return (num_samples - FRAME_LENGTH) // FRAME_STEP + 1
+    return frame_count(_check_count(num_samples, "num_samples", FRAME_LENGTH))
 
 
 def num_samples_for_frames(frames):

@@ -14,7 +14,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from kerasemo.audio.reference import FRAME_LENGTH, FRAME_STEP, num_frames
+from kerasemo.audio.reference import frame_count, num_frames
 from kerasemo.export.contract import (
     HEAD_PROBABILITIES,
     LENGTH_INPUT,
@@ -93,8 +93,7 @@ def valid_frames(length):
     """Student frames of clips of `length` valid samples, as a graph op (`num_frames` of them).
 
     A clip shorter than `MIN_SAMPLES` counts as that many samples, since the unbatched path
-    zero-pads it to the minimum. The frame arithmetic is `kerasemo.audio.reference.num_frames`
-    on `FRAME_LENGTH` and `FRAME_STEP`.
+    zero-pads it to the minimum; the frame arithmetic is `kerasemo.audio.reference.frame_count`.
 
     Args:
         length: int tensor ``[batch]`` of valid samples.
@@ -109,7 +108,7 @@ def valid_frames(length):
     [63, 63, 400]
     """
     samples = ops.maximum(ops.cast(length, "int32"), MIN_SAMPLES)
-    return ops.floor_divide(samples - FRAME_LENGTH, FRAME_STEP) + 1
+    return frame_count(samples)
 
 
 @keras.saving.register_keras_serializable(package="kerasemo")
